@@ -3,7 +3,7 @@ import { ByokError } from '../errors';
 
 /** The one pagination input shape: `{ limit?: 1–100 (default 20), cursor? }`. */
 export const pageInput = z.object({
-  limit: z.number().int().min(1).max(100).default(20),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(512).optional(),
 });
 export type PageInput = z.input<typeof pageInput>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 let lastMs = 0;
-let lastRand = new Uint8Array(10);
+let lastRand: Uint8Array = new Uint8Array(10);
 
 /**
  * A UUIDv7 (RFC 9562): 48-bit ms timestamp, version 7, 74 random bits. Within one

@@ -1,0 +1,72 @@
+import type { z } from 'zod';
+import type { AuthContext, ByokRequest, ByokResponse, RequestMeta, SetCookie } from './types';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** What a handler gets: validated input, the caller, and a place to put cookies/headers. */
+export interface OperationContext<I, A extends AuthContext | null = AuthContext | null> {
+  input: I;
+  auth: A;
+  request: ByokRequest;
+  meta: RequestMeta;
+  /** Cookies and headers added to whatever response the operation produces. */
+  response: { cookies: SetCookie[]; headers: Record<string, string> };
+}
+
+interface OperationBase<I> {
+  /** Stable dotted name, also the tRPC procedure path (e.g. `me.preferences.update`). */
+  name: string;
+  summary: string;
+  /** Rate-limit class applied per IP and per user before the handler runs. */
+  rateLimit?: string;
+  input: z.ZodType<I, any>;
+  http: { method: HttpMethod; path: string; status?: number };
+}
+
+export type AuthRequirement = 'required' | 'optional' | 'none';
+
+type Ctx<I, R extends AuthRequirement> = OperationContext<I, R extends 'required' ? AuthContext : AuthContext | null>;
+
+/** An operation that answers with a JSON body validated (and stripped) by `output`. */
+export interface JsonOperation<I = any, O = any, R extends AuthRequirement = AuthRequirement> extends OperationBase<I> {
+  kind: 'json';
+  auth: R;
+  output: z.ZodType<O, any>;
+  handler(ctx: Ctx<I, R>): Promise<O>;
+}
+
+/** An operation that answers with no body (204 by default). */
+export interface EmptyOperation<I = any, R extends AuthRequirement = AuthRequirement> extends OperationBase<I> {
+  kind: 'empty';
+  auth: R;
+  handler(ctx: Ctx<I, R>): Promise<void>;
+}
+
+/** An operation that answers with a raw ByokResponse: redirects, event streams, documents. */
+export interface RawOperation<I = any, R extends AuthRequirement = AuthRequirement> extends OperationBase<I> {
+  kind: 'raw';
+  auth: R;
+  /** For OpenAPI: what the success response is. */
+  produces: 'redirect' | 'event-stream' | 'json';
+  handler(ctx: Ctx<I, R>): Promise<Omit<ByokResponse, 'cookies' | 'headers'> & Partial<Pick<ByokResponse, 'cookies' | 'headers'>>>;
+}
+
+export type Operation = JsonOperation<any, any, any> | EmptyOperation<any, any> | RawOperation<any, any>;
+
+/**
+ * Declares an operation with its types inferred. Identity at run time.
+ *
+ * @example
+ * const getMe = defineOperation({
+ *   kind: 'json', name: 'me.get', summary: 'The signed-in user', auth: 'required',
+ *   input: z.object({}), output: userProfileSchema,
+ *   http: { method: 'GET', path: '/me' },
+ *   handler: ({ auth }) => byok.users.get(auth.userId),
+ * });
+ */
+export function defineOperation<I, O, R extends AuthRequirement>(op: JsonOperation<I, O, R>): JsonOperation<I, O, R>;
+export function defineOperation<I, R extends AuthRequirement>(op: EmptyOperation<I, R>): EmptyOperation<I, R>;
+export function defineOperation<I, R extends AuthRequirement>(op: RawOperation<I, R>): RawOperation<I, R>;
+export function defineOperation(op: Operation): Operation {
+  return op;
+}
