@@ -17,6 +17,18 @@ import { safeLogger, type Logger } from './util/logger';
 import { usersOperations } from './users/users-operations';
 import { UsersService, type UsersOptions } from './users/users-service';
 import { z } from 'zod';
+import type { KmsDriver } from './kms/kms-driver';
+import { localKms } from './kms/local-kms';
+import { lazyKms } from './kms/lazy-kms';
+import type { LlmProvider } from './llm/llm-provider';
+import type { DekCacheOptions } from './vault/dek-cache';
+import { ProviderKeysService, type ProviderKeysOptions } from './vault/provider-keys-service';
+import { createSealer, type Sealer } from './vault/sealer';
+import { vaultOperations } from './vault/vault-operations';
+import { authOperations } from './auth/auth-operations';
+import { createAuthCapability, type ByokAuthOptions } from './auth/auth-capability';
+import type { AuthService } from './auth/auth-service';
+import type { RateLimiter } from './http/rate-limit/rate-limiter';
 
 export type DatabaseOption = Kysely<any> | { sqlite: string } | { postgres: string } | { mysql: string } | { memory: true };
 
@@ -34,9 +46,24 @@ export interface ByokOptions {
   /** A pino-shaped logger; everything is sanitised before it reaches it. */
   logger?: Logger;
   clock?: Clock;
+  /**
+   * The KMS that wraps every data key: `localKms()` (default; master keys from
+   * `BYOK_MASTER_KEYS` or `BYOK_MASTER_KEY_FILE`), `awsKms()`, `gcpKms()`. Several:
+   * the first seals, all open (moving between KMSs).
+   */
+  kms?: KmsDriver | KmsDriver[];
+  /** Model providers users can store keys for: `gemini()`, `openaiCompatible({...})`. */
+  providers?: LlmProvider[];
+  vault?: ProviderKeysOptions & { cache?: DekCacheOptions | false };
   users?: Omit<UsersOptions, 'beforeUserCreate'>;
   hooks?: Pick<UsersOptions, 'beforeUserCreate'>;
   audit?: { actions?: AuditActionRegistry; checkpoints?: AuditCheckpointOptions };
+  /**
+   * Sign-in and sessions: `{ issuers, baseUrl, allowedOrigins, jwt, strict, linking,
+   * cookieSecret }`, plus `trustProxy`, `rateLimits` and `redis`, which apply to every
+   * operation. Without issuers, `byok.auth` is null (a host with its own sign-in).
+   */
+  auth?: ByokAuthOptions;
   http?: {
     /**
      * How to identify the caller of an HTTP operation. The auth capability supplies
@@ -53,6 +80,14 @@ export interface Byok {
   readonly store: Store;
   readonly users: UsersService;
   readonly audit: AuditService;
+  /** Sign-in, sessions, `authenticate()`; null when `auth.issuers` is not configured. */
+  readonly auth: AuthService | null;
+  /** Rate limits per operation class, per IP and per user (and chat stream leases). */
+  readonly rateLimiter: RateLimiter;
+  /** Users' model API keys: validated, sealed, write-only. */
+  readonly vault: ProviderKeysService;
+  /** Envelope encryption under the configured KMS (also for host secrets). */
+  readonly sealer: Sealer;
   readonly http: HttpSurface;
   readonly events: ByokEventBus;
   readonly logger: Logger;
@@ -86,15 +121,23 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     ...(options.audit?.actions ? { actions: options.audit.actions } : {}),
     ...(options.audit?.checkpoints ? { checkpoints: options.audit.checkpoints } : {}),
   });
-  const users = new UsersService(store, audit, events, clock, { ...options.users, ...options.hooks });
+  const sealer = createSealer({
+    kms: options.kms ?? (options.providers?.length ? localKms() : lazyKms(() => localKms(), 'local')),
+    ...(options.vault?.cache !== undefined ? { cache: options.vault.cache } : {}),
+  });
+  const users = new UsersService(store, audit, events, clock, { ...options.users, ...options.hooks }, sealer);
+  const vault = new ProviderKeysService(store, sealer, options.providers ?? [], audit, clock, options.vault);
+
+  const authCapability = await createAuthCapability(options.auth, { store, repositories: store, users, audit, sealer, clock, logger });
+  const { auth, rateLimiter } = authCapability;
 
   const http = createHttpSurface({
-    authenticate: options.http?.authenticate ?? (async () => null),
-    ...(options.http?.rateLimit ? { rateLimit: options.http.rateLimit } : {}),
-    clientIp: options.http?.clientIp ?? ((request) => request.remoteAddress ?? null),
+    authenticate: options.http?.authenticate ?? (auth ? (request, intent) => auth.authenticate(request, intent) : async () => null),
+    rateLimit: options.http?.rateLimit ?? ((limitClass, key) => rateLimiter.check(limitClass, key)),
+    clientIp: options.http?.clientIp ?? authCapability.clientIp,
     logger,
   });
-  for (const op of [...usersOperations(users), ...auditOperations(audit)]) http.add(op);
+  for (const op of [...usersOperations(users), ...auditOperations(audit), ...vaultOperations(vault), ...(auth ? authOperations(auth) : [])]) http.add(op);
   http.add(
     defineOperation({
       kind: 'raw',
@@ -113,6 +156,10 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     store,
     users,
     audit,
+    vault,
+    sealer,
+    auth,
+    rateLimiter,
     http,
     events,
     logger,
@@ -120,6 +167,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       if (closed) return;
       closed = true;
       await audit.close();
+      await sealer.close();
       await store.close();
     },
   };

@@ -63,7 +63,7 @@ function singleHeader(headers: HeaderBag, name: string): string | undefined | 'm
     const value = (headers as { get(name: string): string | null }).get(name);
     if (value === null) return undefined;
     // Fetch's Headers joins repeated headers with ", ".
-    return value.includes(',') ? 'multiple' : value.trim();
+    return value.includes(',') ? 'multiple' : value;
   }
   let found: string | undefined;
   let count = 0;
@@ -76,5 +76,5 @@ function singleHeader(headers: HeaderBag, name: string): string | undefined | 'm
     }
   }
   if (count > 1 || (found !== undefined && found.includes(','))) return 'multiple';
-  return found?.trim();
+  return found;
 }

@@ -1,3 +1,6 @@
+import type { ProviderKeysRepository, SealedRecordsRepository } from './provider-keys-repository';
+import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysRepository } from './auth-repositories';
+
 /**
  * The Store: byok's repository-level persistence contract. Two implementations ship
  * (Kysely on SQLite/PostgreSQL/MySQL, and in-memory); `storeConformance()` in
@@ -13,6 +16,15 @@
  *   its writes commit together or not at all. Inside it, `transaction` nests as a no-op.
  * - Seq allocation (audit chains, and later chat messages) is
  *   `UPDATE … SET last_seq = last_seq + 1`, read back, insert — in one transaction.
+ * - Errors: a unique violation is a `conflict` ByokError, a row that references a missing
+ *   parent (e.g. preferences of an unknown user) is `not_found`; a deadlock or
+ *   serialisation failure is retried by `transaction()` and is `conflict` only when the
+ *   retries run out. Errors thrown by the caller's own code pass through unchanged.
+ * - Isolation: PostgreSQL runs transactions at READ COMMITTED and MySQL at REPEATABLE
+ *   READ (their defaults), SQLite with `BEGIN IMMEDIATE` (one writer at a time), the
+ *   in-memory store one operation or transaction at a time. Inside `transaction(fn)` use
+ *   only the `tx` store: the outer store is outside the transaction (and on SQLite and
+ *   in memory it waits for the transaction to finish).
  */
 export interface Store {
   /** Which engine backs this store: used for engine-specific behaviour in tests and CLI. */
@@ -20,6 +32,16 @@ export interface Store {
   readonly users: UsersRepository;
   readonly preferences: PreferencesRepository;
   readonly audit: AuditRepository;
+  /** Users' sealed model API keys (vault). */
+  readonly providerKeys: ProviderKeysRepository;
+  /** Every sealed value, system-wide, for `byok kms rewrap` and `byok kms status`. */
+  readonly sealedRecords: SealedRecordsRepository;
+  /** Refresh-token sessions (auth). */
+  readonly authSessions: AuthSessionsRepository;
+  /** Access-token signing keys, private parts sealed (auth). */
+  readonly signingKeys: SigningKeysRepository;
+  /** The issuers' OAuth tokens, sealed (auth). */
+  readonly oauthTokens: OAuthTokensRepository;
   /**
    * Runs `fn` in one transaction. A deadlock or serialisation failure rolls back and
    * re-runs `fn` (at most `retries` times, default 5), so `fn` must only have effects
@@ -79,8 +101,10 @@ export interface UsersRepository {
   /** The user behind (issuer, subject), with that identity. */
   findByIdentity(issuer: string, subject: string): Promise<{ user: UserRow; identity: IdentityRow } | undefined>;
   /**
-   * Inserts a user and its first identity. A concurrent insert of the same
-   * (issuer, subject) makes this throw a `conflict` ByokError (the caller re-reads).
+   * Inserts a user and its first identity, atomically. A concurrent insert of the same
+   * (issuer, subject), or an existing user id, makes this throw a `conflict` ByokError
+   * and leaves nothing behind (the caller re-reads); inside a transaction, that
+   * conflict leaves the transaction usable.
    */
   createWithIdentity(user: UserRow, identity: IdentityRow): Promise<void>;
   get(userId: string): Promise<UserRow | undefined>;
@@ -112,7 +136,7 @@ export interface PreferencesRow {
 
 export interface PreferencesRepository {
   get(userId: string): Promise<PreferencesRow | undefined>;
-  /** Insert or replace the user's preferences row. */
+  /** Insert or replace the user's preferences row; `not_found` when the user does not exist. */
   put(row: PreferencesRow): Promise<void>;
 }
 

@@ -3,6 +3,7 @@ import { ByokError } from '../errors';
 import type { RequestMeta } from '../http/types';
 import type { Store, UserRow } from '../store/store';
 import type { Clock } from '../util/clock';
+import type { Sealer } from '../vault/sealer';
 import type { ByokEventBus } from '../util/events';
 import { uuidv7 } from '../util/ids';
 import { DEFAULT_PREFERENCES, preferencesPatch, type Preferences, type PreferencesPatch } from './preferences-schema';
@@ -81,6 +82,7 @@ export class UsersService {
     private readonly events: ByokEventBus,
     private readonly clock: Clock,
     private readonly options: UsersOptions = {},
+    private readonly sealer?: Pick<Sealer, 'evictUser'>,
   ) {}
 
   /**
@@ -226,6 +228,7 @@ export class UsersService {
       await tx.audit.eraseUser(userId);
       await tx.users.delete(userId);
     });
+    this.sealer?.evictUser(userId);
     this.events.emit('user.deleted', { userId });
   }
 }

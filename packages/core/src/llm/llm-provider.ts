@@ -1,0 +1,128 @@
+import type { MessagePart, MessageRole } from './message-parts';
+
+/**
+ * The one plug-in point for model providers. `@byok/gemini` and `@byok/openai-compatible`
+ * implement it; a third party can too (run `llmProviderConformance` from `@byok/testing`).
+ *
+ * The user's API key is an argument of every call and is never kept by the provider
+ * beyond that call. Every failure is a `ByokError` (see `provider-errors.ts` for the codes),
+ * and no error, cause or log line ever contains the key.
+ *
+ * @example
+ * const provider: LlmProvider = gemini();
+ * const check = await provider.validateKey(apiKey, { timeoutMs: 5_000 });
+ * if (check.status === 'valid') {
+ *   for await (const event of provider.stream(apiKey, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'Hi' }] }] })) {
+ *     if (event.type === 'text-delta') process.stdout.write(event.text);
+ *   }
+ * }
+ */
+export interface LlmProvider {
+  /** Stable id, stored with each key (`provider_keys.provider`) and session. */
+  readonly id: string;
+  /** The model used when a request names none. */
+  readonly defaultModel?: string;
+  /**
+   * Asks the provider whether `apiKey` works. Never throws for a provider answer:
+   * a key error (400/401/403) is `invalid`; a network error, timeout, 429 or 5xx is
+   * `unverified`. Throws only `aborted` when `signal` fires.
+   */
+  validateKey(apiKey: string, options?: ValidateKeyOptions): Promise<KeyValidation>;
+  /** One complete reply. */
+  generate(apiKey: string, request: GenerateRequest, options?: CallOptions): Promise<GenerateResult>;
+  /**
+   * The reply as it is produced: `text-delta` and `tool-call` events, then exactly one
+   * `finish` event. Aborting `signal` (or leaving the loop early) closes the connection;
+   * an abort ends the iteration with a `ByokError` of code `aborted`.
+   */
+  stream(apiKey: string, request: GenerateRequest, options?: CallOptions): AsyncIterable<StreamEvent>;
+  /** The models this key can use, when the provider can list them. */
+  listModels?(apiKey: string, options?: CallOptions): Promise<ModelInfo[]>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface ValidateKeyOptions extends CallOptions {
+  /** Give up (as `unverified`) after this long. Default: the provider's `timeoutMs`, or 10 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * The outcome of asking the provider about a key. `reason` is a short, key-free sentence
+ * suitable for `provider_keys.status_reason`.
+ */
+export type KeyValidation =
+  | { status: 'valid' }
+  | { status: 'invalid'; reason: string }
+  | { status: 'unverified'; reason: string; retryAfterMs?: number };
+
+/** One message sent to the model. */
+export interface LlmMessage {
+  role: MessageRole;
+  parts: MessagePart[];
+}
+
+/** A function the model may call; `parameters` is a JSON Schema object. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+export interface GenerateRequest {
+  /** Defaults to the provider's `defaultModel`. */
+  model?: string;
+  /** Sent as the provider's system instruction, before any `system` messages. */
+  systemPrompt?: string;
+  messages: LlmMessage[];
+  temperature?: number;
+  maxOutputTokens?: number;
+  tools?: ToolDefinition[];
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+/**
+ * Why the model stopped: `stop` (natural end), `length` (hit `maxOutputTokens`),
+ * `tool-calls` (wants tool results), `other` (anything else the provider reported).
+ * A safety block is not a finish reason: it is a `provider_safety_block` error.
+ */
+export type FinishReason = 'stop' | 'length' | 'tool-calls' | 'other';
+
+export interface ToolCall {
+  toolCallId: string;
+  toolName: string;
+  args: Record<string, unknown>;
+}
+
+export interface GenerateResult {
+  /** The model that answered (as the provider names it). */
+  model: string;
+  text: string;
+  /** The reply as message parts (text first, then tool calls). */
+  parts: MessagePart[];
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  usage: TokenUsage;
+  /** The provider's own finish reason, for logs (e.g. `MAX_TOKENS`, `length`). */
+  rawFinishReason?: string;
+}
+
+export type StreamEvent =
+  | { type: 'text-delta'; text: string }
+  | ({ type: 'tool-call' } & ToolCall)
+  | { type: 'finish'; model: string; finishReason: FinishReason; usage: TokenUsage; rawFinishReason?: string };
+
+export interface ModelInfo {
+  /** The id to put in `GenerateRequest.model`. */
+  id: string;
+  displayName?: string;
+  inputTokenLimit?: number;
+  outputTokenLimit?: number;
+}

@@ -1,0 +1,40 @@
+/**
+ * Reads an HTTP `Retry-After` value (delta-seconds or an HTTP date) as milliseconds
+ * from `now`. Returns `undefined` for a missing or unreadable value; never negative.
+ *
+ * @example
+ * parseRetryAfter('30') // 30000
+ * parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', Date.parse('Wed, 21 Oct 2026 07:27:00 GMT')) // 60000
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  // An HTTP date names its month (IMF-fixdate, RFC 850 or asctime); bare numbers are not dates.
+  if (!/[a-z]{3}/i.test(trimmed)) return undefined;
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Reads a duration such as Google's `RetryInfo.retryDelay` (`"29s"`, `"1.5s"`) or
+ * OpenAI's rate-limit reset headers (`"6m0s"`, `"20ms"`) as milliseconds.
+ *
+ * @example
+ * parseDurationMs('29s') // 29000
+ * parseDurationMs('1m30s') // 90000
+ */
+export function parseDurationMs(value: string | null | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
+  let total = 0;
+  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(match[1]) * (UNIT_MS[match[2] as string] ?? 0);
+  }
+  return Math.round(total);
+}

@@ -1,0 +1,167 @@
+import type { ProviderKeyRow, ProviderKeysRepository, SealedRecord, SealedRecordsRepository, SealedTable } from '../provider-keys-repository';
+import type { KyselyStore } from './kysely-store';
+import { num } from './tables';
+
+type DbRow = Record<string, unknown>;
+
+function toRow(r: DbRow): ProviderKeyRow {
+  return {
+    id: r.id as string,
+    userId: r.user_id as string,
+    provider: r.provider as string,
+    sealed: r.sealed as string,
+    kek: r.kek as string,
+    last4: r.last4 as string,
+    fingerprint: r.fingerprint as string,
+    status: r.status as ProviderKeyRow['status'],
+    statusReason: (r.status_reason as string | null) ?? null,
+    validatedAt: r.validated_at === null || r.validated_at === undefined ? null : num(r.validated_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function fromRow(k: ProviderKeyRow): DbRow {
+  return {
+    id: k.id,
+    user_id: k.userId,
+    provider: k.provider,
+    sealed: k.sealed,
+    kek: k.kek,
+    last4: k.last4,
+    fingerprint: k.fingerprint,
+    status: k.status,
+    status_reason: k.statusReason,
+    validated_at: k.validatedAt,
+    created_at: k.createdAt,
+    updated_at: k.updatedAt,
+  };
+}
+
+/** Provider keys on Kysely; every query is scoped by user id. */
+export class KyselyProviderKeysRepository implements ProviderKeysRepository {
+  readonly #store: KyselyStore;
+
+  constructor(store: KyselyStore) {
+    this.#store = store;
+  }
+
+  get(userId: string, provider: string): Promise<ProviderKeyRow | undefined> {
+    const { db, tables } = this.#store;
+    return this.#store.guard(async () => {
+      const row = await db.selectFrom(tables.providerKeys).selectAll().where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
+      return row ? toRow(row) : undefined;
+    });
+  }
+
+  list(userId: string): Promise<ProviderKeyRow[]> {
+    const { db, tables } = this.#store;
+    return this.#store.guard(async () => {
+      const rows = await db.selectFrom(tables.providerKeys).selectAll().where('user_id', '=', userId).orderBy('provider').execute();
+      return rows.map(toRow);
+    });
+  }
+
+  replace(row: ProviderKeyRow): Promise<string | null> {
+    return this.#store.transaction(async (tx) => {
+      const store = tx as KyselyStore;
+      const { db, tables } = store;
+      return store.guard(async () => {
+        const previous = await db
+          .selectFrom(tables.providerKeys)
+          .select('id')
+          .where('user_id', '=', row.userId)
+          .where('provider', '=', row.provider)
+          .executeTakeFirst();
+        if (previous) await db.deleteFrom(tables.providerKeys).where('id', '=', previous.id).where('user_id', '=', row.userId).execute();
+        await db.insertInto(tables.providerKeys).values(fromRow(row)).execute();
+        return previous ? (previous.id as string) : null;
+      });
+    });
+  }
+
+  setStatus(userId: string, id: string, patch: Pick<ProviderKeyRow, 'status' | 'statusReason' | 'validatedAt' | 'updatedAt'>): Promise<boolean> {
+    const { db, tables } = this.#store;
+    return this.#store.guard(async () => {
+      const result = await db
+        .updateTable(tables.providerKeys)
+        .set({ status: patch.status, status_reason: patch.statusReason, validated_at: patch.validatedAt, updated_at: patch.updatedAt })
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  delete(userId: string, provider: string): Promise<string | null> {
+    return this.#store.transaction(async (tx) => {
+      const store = tx as KyselyStore;
+      const { db, tables } = store;
+      return store.guard(async () => {
+        const row = await db.selectFrom(tables.providerKeys).select('id').where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
+        if (!row) return null;
+        await db.deleteFrom(tables.providerKeys).where('id', '=', row.id).where('user_id', '=', userId).execute();
+        return row.id as string;
+      });
+    });
+  }
+}
+
+const SEALED_TABLES: Record<SealedTable, { table: (s: KyselyStore) => string; scope: string }> = {
+  provider_keys: { table: (s) => s.tables.providerKeys, scope: 'provider' },
+};
+
+/** The rewrap job's view of every sealed table (system-wide, not user-scoped: an admin job). */
+export class KyselySealedRecordsRepository implements SealedRecordsRepository {
+  readonly #store: KyselyStore;
+
+  constructor(store: KyselyStore) {
+    this.#store = store;
+  }
+
+  page(table: SealedTable, query: { excludeKek: string; afterId: string; limit: number }): Promise<SealedRecord[]> {
+    const { db } = this.#store;
+    const spec = SEALED_TABLES[table];
+    return this.#store.guard(async () => {
+      const rows = await db
+        .selectFrom(spec.table(this.#store))
+        .select(['id', 'user_id', `${spec.scope} as scope`, 'sealed', 'kek'])
+        .where('kek', '<>', query.excludeKek)
+        .where('id', '>', query.afterId)
+        .orderBy('id')
+        .limit(query.limit)
+        .execute();
+      return rows.map((r) => ({ id: r.id as string, userId: r.user_id as string, scope: r.scope as string, sealed: r.sealed as string, kek: r.kek as string }));
+    });
+  }
+
+  compareAndSet(table: SealedTable, id: string, expected: string, next: { sealed: string; kek: string }): Promise<boolean> {
+    const { db } = this.#store;
+    return this.#store.guard(async () => {
+      const result = await db
+        .updateTable(SEALED_TABLES[table].table(this.#store))
+        .set({ sealed: next.sealed, kek: next.kek })
+        .where('id', '=', id)
+        .where('sealed', '=', expected)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  countByKek(): Promise<Array<{ table: SealedTable; kek: string; count: number }>> {
+    const { db } = this.#store;
+    return this.#store.guard(async () => {
+      const out: Array<{ table: SealedTable; kek: string; count: number }> = [];
+      for (const table of Object.keys(SEALED_TABLES) as SealedTable[]) {
+        const rows = await db
+          .selectFrom(SEALED_TABLES[table].table(this.#store))
+          .select(['kek', (eb) => eb.fn.countAll().as('n')])
+          .groupBy('kek')
+          .orderBy('kek')
+          .execute();
+        for (const r of rows) out.push({ table, kek: r.kek as string, count: num(r.n) });
+      }
+      return out;
+    });
+  }
+}

@@ -1,0 +1,170 @@
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+} from 'kysely';
+import { AsyncMutex } from '../async-mutex';
+
+/** The slice of a better-sqlite3 `Database` byok uses (better-sqlite3 stays an optional peer). */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  close(): unknown;
+}
+
+interface SqliteStatement {
+  readonly reader: boolean;
+  all(parameters: readonly unknown[]): unknown[];
+  run(parameters: readonly unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
+  iterate(parameters: readonly unknown[]): IterableIterator<unknown>;
+}
+
+export interface ByokSqliteDialectOptions {
+  /** The better-sqlite3 database, or a factory called on first use. */
+  database: SqliteDatabase | (() => Promise<SqliteDatabase>);
+  /** Milliseconds a write waits for another connection's write lock before SQLITE_BUSY. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Kysely dialect for better-sqlite3 tuned for byok: WAL journal, a busy timeout,
+ * foreign keys on, a prepared-statement cache, and every transaction opened with
+ * `BEGIN IMMEDIATE`. Immediate transactions take the database's write lock up front,
+ * so two processes can never both read under a deferred lock and then deadlock on the
+ * upgrade (the SQLITE_BUSY that a busy timeout cannot cure). Within one process all
+ * queries share one connection behind a FIFO mutex, so concurrent async writers are
+ * serialised; across processes the write lock and busy timeout serialise them.
+ */
+export class ByokSqliteDialect implements Dialect {
+  readonly #options: ByokSqliteDialectOptions;
+
+  constructor(options: ByokSqliteDialectOptions) {
+    this.#options = options;
+  }
+
+  createDriver(): Driver {
+    return new ByokSqliteDriver(this.#options);
+  }
+
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}
+
+class ByokSqliteDriver implements Driver {
+  readonly #options: ByokSqliteDialectOptions;
+  readonly #mutex = new AsyncMutex();
+  #db: SqliteDatabase | undefined;
+  #connection: ByokSqliteConnection | undefined;
+
+  constructor(options: ByokSqliteDialectOptions) {
+    this.#options = options;
+  }
+
+  async init(): Promise<void> {
+    const db = typeof this.#options.database === 'function' ? await this.#options.database() : this.#options.database;
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.#options.busyTimeoutMs ?? 5000))}`);
+    db.pragma('journal_mode = WAL');
+    // NORMAL is the usual pairing with WAL: a commit survives an application crash; only
+    // an OS crash or power loss can lose the last transactions (never corrupts).
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    this.#db = db;
+    this.#connection = new ByokSqliteConnection(db);
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#mutex.lock();
+    return this.#connection!;
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint "${name.replaceAll('"', '""')}"`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to "${name.replaceAll('"', '""')}"`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release "${name.replaceAll('"', '""')}"`));
+  }
+
+  async releaseConnection(): Promise<void> {
+    this.#mutex.unlock();
+  }
+
+  async destroy(): Promise<void> {
+    this.#db?.close();
+    this.#db = undefined;
+  }
+}
+
+const STATEMENT_CACHE_SIZE = 256;
+
+class ByokSqliteConnection implements DatabaseConnection {
+  readonly #db: SqliteDatabase;
+  readonly #statements = new Map<string, SqliteStatement>();
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  #prepare(sql: string): SqliteStatement {
+    let statement = this.#statements.get(sql);
+    if (statement) {
+      // refresh recency: Map iteration order is insertion order
+      this.#statements.delete(sql);
+      this.#statements.set(sql, statement);
+      return statement;
+    }
+    statement = this.#db.prepare(sql);
+    this.#statements.set(sql, statement);
+    if (this.#statements.size > STATEMENT_CACHE_SIZE) {
+      const oldest = this.#statements.keys().next().value;
+      if (oldest !== undefined) this.#statements.delete(oldest);
+    }
+    return statement;
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const statement = this.#prepare(compiledQuery.sql);
+    if (statement.reader) return { rows: statement.all(compiledQuery.parameters) as R[] };
+    const { changes, lastInsertRowid } = statement.run(compiledQuery.parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    const statement = this.#prepare(compiledQuery.sql);
+    for (const row of statement.iterate(compiledQuery.parameters)) yield { rows: [row as R] };
+  }
+}

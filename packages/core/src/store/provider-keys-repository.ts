@@ -1,0 +1,54 @@
+/** A user's sealed model API key for one provider. */
+export interface ProviderKeyRow {
+  id: string;
+  userId: string;
+  provider: string;
+  /** The sealed envelope, base64url (the exact bytes the vault produced). */
+  sealed: string;
+  /** `driver:keyId:version` of the KEK that wraps the data key; kept in step with `sealed`. */
+  kek: string;
+  last4: string;
+  fingerprint: string;
+  status: 'valid' | 'invalid' | 'unverified';
+  statusReason: string | null;
+  validatedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A row of any sealed table, as the rewrap job sees it. */
+export interface SealedRecord {
+  id: string;
+  userId: string;
+  /** The third context field: the provider (provider keys) or token kind (OAuth tokens). */
+  scope: string;
+  sealed: string;
+  kek: string;
+}
+
+export type SealedTable = 'provider_keys';
+
+export interface ProviderKeysRepository {
+  get(userId: string, provider: string): Promise<ProviderKeyRow | undefined>;
+  list(userId: string): Promise<ProviderKeyRow[]>;
+  /** Replaces the user's key for `row.provider` (one per user and provider); returns the id it replaced. */
+  replace(row: ProviderKeyRow): Promise<string | null>;
+  /** Records a validation result on the row with this id, if it still is the user's current key. */
+  setStatus(userId: string, id: string, patch: Pick<ProviderKeyRow, 'status' | 'statusReason' | 'validatedAt' | 'updatedAt'>): Promise<boolean>;
+  /** Deletes the user's key for `provider`; returns the deleted row's id. */
+  delete(userId: string, provider: string): Promise<string | null>;
+}
+
+/** What `byok kms rewrap` and `byok kms status` need, across every sealed table. */
+export interface SealedRecordsRepository {
+  /**
+   * Records of `table` whose KEK is not `excludeKek`, with id greater than `afterId`, in id
+   * order. Because rewrapped rows drop out of this set, a killed rewrap resumes by
+   * simply running again.
+   */
+  page(table: SealedTable, query: { excludeKek: string; afterId: string; limit: number }): Promise<SealedRecord[]>;
+  /** Replaces `sealed` only if it is still `expected` (a concurrent set/remove wins). */
+  compareAndSet(table: SealedTable, id: string, expected: string, next: { sealed: string; kek: string }): Promise<boolean>;
+  /** How many records of each table use each KEK. */
+  countByKek(): Promise<Array<{ table: SealedTable; kek: string; count: number }>>;
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { messagePartSchema, messagePartsSchema, messageRoleSchema, partsText } from '@byok/core';
+
+describe('message parts', () => {
+  it('accepts text, tool-call and tool-result parts', () => {
+    const parts = [
+      { type: 'text', text: 'Looking it up.' },
+      { type: 'tool-call', toolCallId: 'call_1', toolName: 'search', args: { q: 'byok' } },
+      { type: 'tool-result', toolCallId: 'call_1', toolName: 'search', result: [1, 2], isError: false },
+    ];
+    expect(messagePartsSchema.parse(parts)).toEqual(parts);
+  });
+
+  it.each([
+    { type: 'image', url: 'x' },
+    { type: 'text' },
+    { type: 'tool-call', toolCallId: '', toolName: 'a', args: {} },
+    { type: 'tool-call', toolCallId: 'c', toolName: 'a', args: 'not an object' },
+    { type: 'tool-result', toolCallId: 'c', result: 1 },
+  ])('rejects %o', (part) => {
+    expect(messagePartSchema.safeParse(part).success).toBe(false);
+  });
+
+  it('knows the four roles', () => {
+    expect(messageRoleSchema.options).toEqual(['user', 'assistant', 'system', 'tool']);
+    expect(messageRoleSchema.safeParse('model').success).toBe(false);
+  });
+
+  it('partsText joins text parts only', () => {
+    expect(
+      partsText([
+        { type: 'text', text: 'a' },
+        { type: 'tool-call', toolCallId: 'c', toolName: 't', args: {} },
+        { type: 'text', text: 'b' },
+      ]),
+    ).toBe('ab');
+  });
+});

@@ -1,0 +1,3 @@
+// @byok/gemini public surface.
+export { gemini } from './gemini-provider';
+export type { GeminiOptions } from './gemini-provider';

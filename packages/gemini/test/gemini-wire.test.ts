@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ApiError, GenerateContentResponse } from '@google/genai';
+import { startCallDeadline, type StreamEvent } from '@byok/core';
+import { gemini } from '@byok/gemini';
+import { startGeminiStandIn, type LlmStandIn } from '@byok/testing';
+import { geminiFailure } from '../src/gemini-errors';
+import { finishReasonOf, readResponse, toGeminiParams } from '../src/gemini-messages';
+
+const KEY = 'gemini-wire-key-1234';
+
+describe('gemini on the wire', () => {
+  let standIn: LlmStandIn;
+  const models = Array.from({ length: 105 }, (_, i) => (i === 0 ? 'gemini-2.5-flash' : `gemini-test-${i}`));
+
+  beforeAll(async () => {
+    standIn = await startGeminiStandIn({ keys: [KEY], models });
+  });
+  afterAll(async () => {
+    await standIn.close();
+  });
+  beforeEach(() => standIn.reset());
+
+  it('sends the key in x-goog-api-key, never in the URL, on the documented paths', async () => {
+    const provider = gemini({ baseUrl: standIn.url });
+    await provider.validateKey(KEY);
+    await provider.generate(KEY, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'a' }] }] });
+    for await (const _ of provider.stream(KEY, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'b' }] }] })) void _;
+    expect(standIn.requests.map((r) => r.path.replace(/\?pageSize=\d+/, ''))).toEqual([
+      '/v1beta/models',
+      '/v1beta/models/gemini-2.5-flash:generateContent',
+      '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
+    ]);
+    for (const r of standIn.requests) {
+      expect(r.headers['x-goog-api-key']).toBe(KEY);
+      expect(r.path).not.toContain(KEY);
+    }
+  });
+
+  it('translates roles, system instruction, generation config, tools and tool results', async () => {
+    const provider = gemini({ baseUrl: standIn.url });
+    await provider.generate(KEY, {
+      systemPrompt: 'Be brief.',
+      temperature: 0.5,
+      maxOutputTokens: 50,
+      tools: [{ name: 'get_time', description: 'Current time', parameters: { type: 'object', properties: { tz: { type: 'string' } } } }],
+      messages: [
+        { role: 'system', parts: [{ type: 'text', text: 'Use UTC.' }] },
+        { role: 'user', parts: [{ type: 'text', text: 'time?' }] },
+        {
+          role: 'assistant',
+          parts: [
+            { type: 'tool-call', toolCallId: 'gemini-call-local', toolName: 'get_time', args: { tz: 'UTC' } },
+            { type: 'tool-call', toolCallId: 'api-id-7', toolName: 'get_time', args: { tz: 'CET' } },
+          ],
+        },
+        {
+          role: 'tool',
+          parts: [
+            { type: 'tool-result', toolCallId: 'gemini-call-local', toolName: 'get_time', result: '12:00' },
+            { type: 'tool-result', toolCallId: 'api-id-7', toolName: 'get_time', result: 'boom', isError: true },
+          ],
+        },
+      ],
+    });
+    const body = standIn.requests.at(-1)?.body as Record<string, any>;
+    expect(body.systemInstruction).toEqual({ parts: [{ text: 'Be brief.\n\nUse UTC.' }] });
+    expect(body.generationConfig).toMatchObject({ temperature: 0.5, maxOutputTokens: 50 });
+    expect(body.tools).toEqual([
+      {
+        functionDeclarations: [
+          { name: 'get_time', description: 'Current time', parametersJsonSchema: { type: 'object', properties: { tz: { type: 'string' } } } },
+        ],
+      },
+    ]);
+    expect(body.contents.map((c: { role: string }) => c.role)).toEqual(['user', 'model', 'user']);
+    expect(body.contents[1].parts).toEqual([
+      { functionCall: { name: 'get_time', args: { tz: 'UTC' } } },
+      { functionCall: { name: 'get_time', args: { tz: 'CET' }, id: 'api-id-7' } },
+    ]);
+    expect(body.contents[2].parts).toEqual([
+      { functionResponse: { name: 'get_time', response: { result: '12:00' } } },
+      { functionResponse: { name: 'get_time', response: { error: 'boom' }, id: 'api-id-7' } },
+    ]);
+  });
+
+  it('keeps the API’s function call ids and makes up ids when there are none', async () => {
+    const provider = gemini({ baseUrl: standIn.url });
+    standIn.setReply(() => ({ toolCalls: [{ name: 'a', args: {}, id: 'fc-1' }, { name: 'b', args: { x: 1 } }] }));
+    const result = await provider.generate(KEY, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'go' }] }] });
+    expect(result.toolCalls[0]?.toolCallId).toBe('fc-1');
+    expect(result.toolCalls[1]?.toolCallId).toMatch(/^gemini-call-/);
+    expect(result.finishReason).toBe('tool-calls');
+  });
+
+  it('lists every model across pages', async () => {
+    const provider = gemini({ baseUrl: standIn.url });
+    const listed = await provider.listModels!(KEY);
+    expect(listed.map((m) => m.id)).toEqual(models);
+    expect(listed[0]).toMatchObject({ id: 'gemini-2.5-flash', inputTokenLimit: 1_048_576 });
+    expect(standIn.requests.filter((r) => r.route === 'models')).toHaveLength(2);
+  });
+
+  it('talks to the Gemini API even when the environment asks for Vertex AI', async () => {
+    const saved = process.env.GOOGLE_GENAI_USE_VERTEXAI;
+    process.env.GOOGLE_GENAI_USE_VERTEXAI = 'true';
+    try {
+      expect(await gemini({ baseUrl: standIn.url }).validateKey(KEY)).toEqual({ status: 'valid' });
+      expect(standIn.requests.at(-1)?.path).toMatch(/^\/v1beta\/models/);
+    } finally {
+      if (saved === undefined) delete process.env.GOOGLE_GENAI_USE_VERTEXAI;
+      else process.env.GOOGLE_GENAI_USE_VERTEXAI = saved;
+    }
+  });
+
+  it('streams the model answer with usage summed from the last chunk', async () => {
+    standIn.configure({ chunks: 5 });
+    const events: StreamEvent[] = [];
+    for await (const e of gemini({ baseUrl: standIn.url }).stream(KEY, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'one two three' }] }] })) events.push(e);
+    expect(events.filter((e) => e.type === 'text-delta')).toHaveLength(5);
+    expect(events.at(-1)).toEqual({
+      type: 'finish',
+      model: 'gemini-2.5-flash',
+      finishReason: 'stop',
+      rawFinishReason: 'STOP',
+      usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
+    });
+  });
+});
+
+describe('gemini error bodies', () => {
+  const deadline = startCallDeadline();
+  const apiError = (status: number, body: unknown, prefix = '') => new ApiError({ status, message: `${prefix}${JSON.stringify(body)}` });
+
+  it('reads API_KEY_INVALID as a rejected key', () => {
+    const failure = geminiFailure(
+      'gemini',
+      apiError(400, {
+        error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }] },
+      }),
+      deadline,
+    );
+    expect(failure).toMatchObject({ kind: 'http', status: 400, providerCode: 'API_KEY_INVALID', keyRejected: true });
+  });
+
+  it('reads an expired key from the message alone', () => {
+    const failure = geminiFailure('gemini', apiError(400, { error: { code: 400, message: 'API key expired. Please renew the API key.', status: 'INVALID_ARGUMENT' } }), deadline);
+    expect(failure.keyRejected).toBe(true);
+  });
+
+  it('reads RetryInfo on RESOURCE_EXHAUSTED', () => {
+    const failure = geminiFailure(
+      'gemini',
+      apiError(429, { error: { code: 429, message: 'quota', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '41s' }] } }),
+      deadline,
+    );
+    expect(failure).toMatchObject({ status: 429, providerCode: 'RESOURCE_EXHAUSTED', retryAfterMs: 41_000, keyRejected: false });
+  });
+
+  it('reads a mid-stream error chunk (`got status: ...` prefix)', () => {
+    const failure = geminiFailure('gemini', apiError(503, { error: { code: 503, message: 'overloaded', status: 'UNAVAILABLE' } }, 'got status: UNAVAILABLE. '), deadline);
+    expect(failure).toMatchObject({ kind: 'http', status: 503, providerCode: 'UNAVAILABLE', message: 'overloaded' });
+  });
+
+  it('treats a non-JSON error as the status alone, and other errors as network failures', () => {
+    expect(geminiFailure('gemini', new ApiError({ status: 502, message: 'Bad Gateway' }), deadline)).toMatchObject({ kind: 'http', status: 502 });
+    expect(geminiFailure('gemini', new TypeError('fetch failed'), deadline).kind).toBe('network');
+  });
+});
+
+describe('gemini responses', () => {
+  const response = (value: Record<string, unknown>) => Object.assign(new GenerateContentResponse(), value);
+
+  it('skips thought parts and counts thinking tokens as output', () => {
+    const chunk = readResponse(
+      'gemini',
+      response({
+        candidates: [{ content: { role: 'model', parts: [{ text: 'hmm', thought: true }, { text: 'Answer' }] }, finishReason: 'STOP' }],
+        usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, thoughtsTokenCount: 7, totalTokenCount: 22 },
+      }),
+    );
+    expect(chunk.text).toBe('Answer');
+    expect(chunk.usage).toEqual({ inputTokens: 10, outputTokens: 12, totalTokens: 22 });
+  });
+
+  it('reports a blocked prompt and safety-stopped replies', () => {
+    expect(readResponse('gemini', response({ promptFeedback: { blockReason: 'PROHIBITED_CONTENT' } })).blocked).toMatchObject({
+      kind: 'safety',
+      providerCode: 'PROHIBITED_CONTENT',
+    });
+    for (const reason of ['SAFETY', 'RECITATION', 'BLOCKLIST', 'SPII']) {
+      expect(readResponse('gemini', response({ candidates: [{ finishReason: reason }] })).blocked?.kind).toBe('safety');
+    }
+  });
+
+  it('maps finish reasons', () => {
+    expect(finishReasonOf('STOP', false)).toBe('stop');
+    expect(finishReasonOf('STOP', true)).toBe('tool-calls');
+    expect(finishReasonOf('MAX_TOKENS', false)).toBe('length');
+    expect(finishReasonOf('MALFORMED_FUNCTION_CALL', false)).toBe('other');
+    expect(finishReasonOf(undefined, false)).toBe('stop');
+  });
+
+  it('drops empty text parts and empty messages from the request', () => {
+    const { contents } = toGeminiParams({
+      messages: [
+        { role: 'user', parts: [{ type: 'text', text: '' }] },
+        { role: 'user', parts: [{ type: 'text', text: 'hi' }] },
+      ],
+    });
+    expect(contents).toEqual([{ role: 'user', parts: [{ text: 'hi' }] }]);
+  });
+});

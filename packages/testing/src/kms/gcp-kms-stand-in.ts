@@ -1,0 +1,433 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { crc32c } from './crc32c';
+import { KmsFaultQueue, type KmsStandInCalls, type KmsStandInFault } from './kms-faults';
+
+/** Options of {@link startGcpKmsStandIn}. */
+export interface GcpKmsStandInOptions {
+  project?: string;
+  location?: string;
+  keyRing?: string;
+  /** Crypto key ids to create, each with one enabled primary version (default `['byok-test']`). */
+  cryptoKeys?: string[];
+  /** Faults to play from the first call on (gRPC and REST alike). */
+  faults?: KmsStandInFault[];
+}
+
+/** The state of a key version (as Cloud KMS names them). */
+export type GcpKeyVersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
+
+/** One request the stand-in received. */
+export interface GcpKmsStandInRequest {
+  transport: 'grpc' | 'rest';
+  operation: string;
+  name: string;
+  /** The gRPC status code (0 = OK) the call ended with; -1 when held by a timeout fault. */
+  code: number;
+}
+
+/** A running Cloud KMS stand-in (gRPC and REST on two loopback ports). */
+export interface GcpKmsStandIn {
+  /** `127.0.0.1`: the client's `apiEndpoint`. */
+  readonly host: string;
+  /** gRPC port (insecure). */
+  readonly grpcPort: number;
+  /** HTTP/1.1 port of the REST shape (`fallback: true, protocol: 'http'`). */
+  readonly restPort: number;
+  /** Resource name of the first crypto key. */
+  readonly keyName: string;
+  /** Resource name of a crypto key by id. */
+  cryptoKeyName(id: string): string;
+  /** Creates a crypto key (one enabled primary version); returns its name. */
+  createCryptoKey(id: string): string;
+  /** Adds a version and makes it primary; returns the new version number. */
+  rotate(keyName: string): number;
+  setVersionState(keyName: string, version: number, state: GcpKeyVersionState): void;
+  injectFaults(fault: KmsStandInFault): void;
+  clearFaults(): void;
+  /** Calls served, per operation (`Encrypt`, `Decrypt`, `GetCryptoKey`); `total` counts Encrypt and Decrypt only. */
+  calls(): KmsStandInCalls;
+  readonly requests: readonly GcpKmsStandInRequest[];
+  close(): Promise<void>;
+}
+
+interface Version {
+  material: Buffer;
+  state: GcpKeyVersionState;
+  createdAt: number;
+}
+
+interface CryptoKey {
+  name: string;
+  primary: number;
+  versions: Map<number, Version>;
+  createdAt: number;
+}
+
+const Status = grpc.status;
+const HTTP_OF: Partial<Record<number, [number, string]>> = {
+  [Status.INVALID_ARGUMENT]: [400, 'INVALID_ARGUMENT'],
+  [Status.FAILED_PRECONDITION]: [400, 'FAILED_PRECONDITION'],
+  [Status.NOT_FOUND]: [404, 'NOT_FOUND'],
+  [Status.RESOURCE_EXHAUSTED]: [429, 'RESOURCE_EXHAUSTED'],
+  [Status.UNAVAILABLE]: [503, 'UNAVAILABLE'],
+  [Status.INTERNAL]: [500, 'INTERNAL'],
+  [Status.UNIMPLEMENTED]: [501, 'UNIMPLEMENTED'],
+};
+
+class KmsCallError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface EncryptInput {
+  name: string;
+  plaintext: Buffer;
+  aad: Buffer;
+  plaintextCrc32c?: number;
+  aadCrc32c?: number;
+}
+
+interface DecryptInput {
+  name: string;
+  ciphertext: Buffer;
+  aad: Buffer;
+  ciphertextCrc32c?: number;
+  aadCrc32c?: number;
+}
+
+/**
+ * A Cloud KMS stand-in on 127.0.0.1 that serves `KeyManagementService` Encrypt, Decrypt
+ * and GetCryptoKey over gRPC (from the .proto files shipped in @google-cloud/kms and
+ * google-gax) and over the REST shape (`POST /v1/{name}:encrypt|decrypt`,
+ * `GET /v1/{name}`, JSON with base64 bytes), with real AES-256-GCM key material per
+ * version, additionalAuthenticatedData binding, CRC32C integrity fields, primary
+ * versions, version states, and injectable throttling, timeouts and 5xx.
+ *
+ * @example
+ * const kms = await startGcpKmsStandIn();
+ * const grpcClient = new KeyManagementServiceClient({ apiEndpoint: kms.host, port: kms.grpcPort, sslCreds: grpc.credentials.createInsecure() });
+ */
+export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Promise<GcpKmsStandIn> {
+  const project = options.project ?? 'byok-test-project';
+  const location = options.location ?? 'global';
+  const keyRing = options.keyRing ?? 'byok-ring';
+  const ringName = `projects/${project}/locations/${location}/keyRings/${keyRing}`;
+  const keys = new Map<string, CryptoKey>();
+  const faults = new KmsFaultQueue(options.faults);
+  const byOperation: Record<string, number> = {};
+  const requests: GcpKmsStandInRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  const cryptoKeyName = (id: string) => `${ringName}/cryptoKeys/${id}`;
+  function createCryptoKey(id: string): string {
+    const name = cryptoKeyName(id);
+    keys.set(name, { name, primary: 1, versions: new Map([[1, { material: randomBytes(32), state: 'ENABLED', createdAt: Date.now() }]]), createdAt: Date.now() });
+    return name;
+  }
+
+  function keyOf(name: string): CryptoKey {
+    const key = keys.get(name);
+    if (key === undefined) throw new KmsCallError(Status.NOT_FOUND, `CryptoKey ${name} not found.`);
+    return key;
+  }
+
+  /** A crypto key or crypto key version name → key and version (primary when not named). */
+  function resolveForEncrypt(name: string): { key: CryptoKey; version: number } {
+    const match = /^(.*)\/cryptoKeyVersions\/(\d+)$/.exec(name);
+    if (match) {
+      const key = keyOf(match[1]!);
+      const version = Number(match[2]);
+      if (!key.versions.has(version)) throw new KmsCallError(Status.NOT_FOUND, `CryptoKeyVersion ${name} not found.`);
+      return { key, version };
+    }
+    return { key: keyOf(name), version: keyOf(name).primary };
+  }
+
+  function usable(key: CryptoKey, version: number): Version {
+    const v = key.versions.get(version);
+    if (v === undefined) throw new KmsCallError(Status.INVALID_ARGUMENT, 'Decryption failed: the ciphertext is invalid.');
+    if (v.state !== 'ENABLED') {
+      throw new KmsCallError(Status.FAILED_PRECONDITION, `${key.name}/cryptoKeyVersions/${version} is not enabled, current state is: ${v.state}.`);
+    }
+    return v;
+  }
+
+  function checkCrc(data: Buffer, expected: number | undefined, field: string): boolean {
+    if (expected === undefined) return false;
+    if (crc32c(data) !== expected) throw new KmsCallError(Status.INVALID_ARGUMENT, `The checksum in field ${field} did not match the data in field ${field.replace(/_crc32c$/, '')}.`);
+    return true;
+  }
+
+  function encrypt(input: EncryptInput) {
+    const { key, version } = resolveForEncrypt(input.name);
+    const v = usable(key, version);
+    if (input.plaintext.length === 0 || input.plaintext.length > 65536) throw new KmsCallError(Status.INVALID_ARGUMENT, 'plaintext must be 1 to 65536 bytes.');
+    const verifiedPlaintext = checkCrc(input.plaintext, input.plaintextCrc32c, 'plaintext_crc32c');
+    const verifiedAad = checkCrc(input.aad, input.aadCrc32c, 'additional_authenticated_data_crc32c');
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', v.material, nonce);
+    cipher.setAAD(input.aad);
+    const body = Buffer.concat([cipher.update(input.plaintext), cipher.final()]);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(version);
+    const ciphertext = Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
+    return {
+      name: `${key.name}/cryptoKeyVersions/${version}`,
+      ciphertext,
+      ciphertextCrc32c: crc32c(ciphertext),
+      verifiedPlaintextCrc32c: verifiedPlaintext,
+      verifiedAdditionalAuthenticatedDataCrc32c: verifiedAad,
+      protectionLevel: 'SOFTWARE',
+    };
+  }
+
+  function decrypt(input: DecryptInput) {
+    if (/\/cryptoKeyVersions\//.test(input.name)) throw new KmsCallError(Status.INVALID_ARGUMENT, 'Decrypt takes a CryptoKey name, not a CryptoKeyVersion.');
+    const key = keyOf(input.name);
+    checkCrc(input.ciphertext, input.ciphertextCrc32c, 'ciphertext_crc32c');
+    checkCrc(input.aad, input.aadCrc32c, 'additional_authenticated_data_crc32c');
+    const c = input.ciphertext;
+    const invalid = () => new KmsCallError(Status.INVALID_ARGUMENT, 'Decryption failed: the ciphertext is invalid.');
+    if (c.length < 4 + 12 + 16) throw invalid();
+    const version = c.readUInt32BE(0);
+    const v = usable(key, version);
+    const decipher = createDecipheriv('aes-256-gcm', v.material, c.subarray(4, 16));
+    decipher.setAAD(input.aad);
+    decipher.setAuthTag(c.subarray(c.length - 16));
+    let plaintext: Buffer;
+    try {
+      plaintext = Buffer.concat([decipher.update(c.subarray(16, c.length - 16)), decipher.final()]);
+    } catch {
+      throw invalid();
+    }
+    return { plaintext, plaintextCrc32c: crc32c(plaintext), usedPrimary: version === key.primary, protectionLevel: 'SOFTWARE' };
+  }
+
+  function getCryptoKey(name: string) {
+    const key = keyOf(name);
+    const primary = key.versions.get(key.primary)!;
+    const seconds = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: 0 });
+    return {
+      name: key.name,
+      purpose: 'ENCRYPT_DECRYPT',
+      createTime: seconds(key.createdAt),
+      primary: {
+        name: `${key.name}/cryptoKeyVersions/${key.primary}`,
+        state: primary.state,
+        protectionLevel: 'SOFTWARE',
+        algorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION',
+        createTime: seconds(primary.createdAt),
+      },
+    };
+  }
+
+  /** Runs one call through the fault queue; resolves with the result, or undefined when held (timeout). */
+  function run<T>(transport: 'grpc' | 'rest', operation: string, name: string, fn: () => T, reply: (error: KmsCallError | null, value?: T) => void): void {
+    const record: GcpKmsStandInRequest = { transport, operation, name, code: 0 };
+    requests.push(record);
+    const fault = faults.take(operation);
+    if (fault?.kind === 'timeout') {
+      record.code = -1;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        reply(new KmsCallError(Status.UNAVAILABLE, 'The service was unable to fulfill your request.'));
+      }, fault.delayMs ?? 30_000);
+      timers.add(timer);
+      return;
+    }
+    try {
+      if (fault?.kind === 'throttle') throw new KmsCallError(Status.RESOURCE_EXHAUSTED, 'Quota exceeded for quota metric \'Cryptographic requests\'.');
+      if (fault?.kind === '5xx') throw new KmsCallError(Status.UNAVAILABLE, 'The service is currently unavailable.');
+      const value = fn();
+      byOperation[operation] = (byOperation[operation] ?? 0) + 1;
+      reply(null, value);
+    } catch (error) {
+      const e = error instanceof KmsCallError ? error : new KmsCallError(Status.INTERNAL, 'Internal error encountered.');
+      record.code = e.code;
+      reply(e);
+    }
+  }
+
+  // ---- gRPC ---------------------------------------------------------------------
+  const require = createRequire(import.meta.url);
+  const kmsRoot = dirname(dirname(dirname(require.resolve('@google-cloud/kms'))));
+  const gaxRoot = dirname(dirname(dirname(createRequire(join(kmsRoot, 'package.json')).resolve('google-gax'))));
+  const definition = await protoLoader.load('google/cloud/kms/v1/service.proto', {
+    includeDirs: [join(kmsRoot, 'build/protos'), join(gaxRoot, 'build/protos')],
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    google: { cloud: { kms: { v1: { KeyManagementService: grpc.ServiceClientConstructor } } } };
+  };
+  const service = pkg.google.cloud.kms.v1.KeyManagementService.service;
+  const crcOf = (value: unknown): number | undefined => {
+    const v = (value as { value?: unknown } | null | undefined)?.value;
+    return v === undefined || v === null ? undefined : Number(v);
+  };
+  const grpcReply =
+    <T>(callback: grpc.sendUnaryData<T>) =>
+    (error: KmsCallError | null, value?: T) => {
+      if (error) callback({ code: error.code, details: error.message, metadata: new grpc.Metadata() });
+      else callback(null, value);
+    };
+  type Req = Record<string, unknown>;
+  const server = new grpc.Server();
+  server.addService(service, {
+    Encrypt(call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      const r = call.request;
+      run('grpc', 'Encrypt', String(r.name), () => {
+        const out = encrypt({
+          name: String(r.name),
+          plaintext: Buffer.from(r.plaintext as Uint8Array),
+          aad: Buffer.from((r.additionalAuthenticatedData as Uint8Array | undefined) ?? []),
+          plaintextCrc32c: crcOf(r.plaintextCrc32c),
+          aadCrc32c: crcOf(r.additionalAuthenticatedDataCrc32c),
+        });
+        return { ...out, ciphertextCrc32c: { value: String(out.ciphertextCrc32c) } };
+      }, grpcReply(callback));
+    },
+    Decrypt(call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      const r = call.request;
+      run('grpc', 'Decrypt', String(r.name), () => {
+        const out = decrypt({
+          name: String(r.name),
+          ciphertext: Buffer.from(r.ciphertext as Uint8Array),
+          aad: Buffer.from((r.additionalAuthenticatedData as Uint8Array | undefined) ?? []),
+          ciphertextCrc32c: crcOf(r.ciphertextCrc32c),
+          aadCrc32c: crcOf(r.additionalAuthenticatedDataCrc32c),
+        });
+        return { ...out, plaintextCrc32c: { value: String(out.plaintextCrc32c) } };
+      }, grpcReply(callback));
+    },
+    GetCryptoKey(call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      run('grpc', 'GetCryptoKey', String(call.request.name), () => getCryptoKey(String(call.request.name)), grpcReply(callback));
+    },
+  });
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+  );
+
+  // ---- REST ---------------------------------------------------------------------
+  const b64 = (value: unknown): Buffer => (typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.alloc(0));
+  const num = (value: unknown): number | undefined => (value === undefined || value === null ? undefined : Number(value));
+  function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+    const text = JSON.stringify(payload);
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+  const restReply =
+    (res: ServerResponse, shape: (value: never) => unknown) =>
+    (error: KmsCallError | null, value?: unknown) => {
+      if (error) {
+        const [status, name] = HTTP_OF[error.code] ?? [500, 'INTERNAL'];
+        sendJson(res, status, { error: { code: status, message: error.message, status: name } });
+      } else {
+        sendJson(res, 200, shape(value as never));
+      }
+    };
+  async function onRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = decodeURIComponent(url.pathname);
+    const match = /^\/v1\/(.+?)(?::(encrypt|decrypt))?$/.exec(path);
+    let body: Record<string, unknown> = {};
+    try {
+      if (chunks.length > 0) body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+    } catch {
+      sendJson(res, 400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } });
+      return;
+    }
+    if (match && req.method === 'POST' && match[2] === 'encrypt') {
+      const name = match[1]!;
+      run('rest', 'Encrypt', name, () =>
+        encrypt({
+          name,
+          plaintext: b64(body.plaintext),
+          aad: b64(body.additionalAuthenticatedData),
+          plaintextCrc32c: num(body.plaintextCrc32c),
+          aadCrc32c: num(body.additionalAuthenticatedDataCrc32c),
+        }),
+      restReply(res, (out: ReturnType<typeof encrypt>) => ({ ...out, ciphertext: out.ciphertext.toString('base64'), ciphertextCrc32c: String(out.ciphertextCrc32c) })));
+    } else if (match && req.method === 'POST' && match[2] === 'decrypt') {
+      const name = match[1]!;
+      run('rest', 'Decrypt', name, () =>
+        decrypt({
+          name,
+          ciphertext: b64(body.ciphertext),
+          aad: b64(body.additionalAuthenticatedData),
+          ciphertextCrc32c: num(body.ciphertextCrc32c),
+          aadCrc32c: num(body.additionalAuthenticatedDataCrc32c),
+        }),
+      restReply(res, (out: ReturnType<typeof decrypt>) => ({ ...out, plaintext: out.plaintext.toString('base64'), plaintextCrc32c: String(out.plaintextCrc32c) })));
+    } else if (match && req.method === 'GET' && match[2] === undefined) {
+      const name = match[1]!;
+      run('rest', 'GetCryptoKey', name, () => getCryptoKey(name), restReply(res, (out: ReturnType<typeof getCryptoKey>) => ({
+        ...out,
+        createTime: new Date(Number(out.createTime.seconds) * 1000).toISOString(),
+        primary: { ...out.primary, createTime: new Date(Number(out.primary.createTime.seconds) * 1000).toISOString() },
+      })));
+    } else {
+      sendJson(res, 404, { error: { code: 404, message: `No route for ${req.method} ${url.pathname}`, status: 'NOT_FOUND' } });
+    }
+  }
+  const http = createServer((req, res) => {
+    onRest(req, res).catch(() => {
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } });
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const restPort = (http.address() as AddressInfo).port;
+
+  const first = createCryptoKey((options.cryptoKeys ?? ['byok-test'])[0] ?? 'byok-test');
+  for (const id of (options.cryptoKeys ?? []).slice(1)) createCryptoKey(id);
+
+  return {
+    host: '127.0.0.1',
+    grpcPort,
+    restPort,
+    keyName: first,
+    cryptoKeyName,
+    createCryptoKey,
+    rotate(keyName) {
+      const key = keyOf(keyName);
+      const next = Math.max(...key.versions.keys()) + 1;
+      key.versions.set(next, { material: randomBytes(32), state: 'ENABLED', createdAt: Date.now() });
+      key.primary = next;
+      return next;
+    },
+    setVersionState(keyName, version, state) {
+      const v = keyOf(keyName).versions.get(version);
+      if (v === undefined) throw new Error(`no version ${version} of ${keyName}`);
+      v.state = state;
+    },
+    injectFaults: (fault) => faults.add(fault),
+    clearFaults: () => faults.clear(),
+    calls: () => {
+      const total = (byOperation.Encrypt ?? 0) + (byOperation.Decrypt ?? 0);
+      return { total, byOperation: { ...byOperation } };
+    },
+    requests,
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      server.forceShutdown();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
