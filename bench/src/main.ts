@@ -5,6 +5,7 @@ import type { Figure } from './harness';
 /** Bench groups by name; each returns its figures. */
 const groups: Record<string, () => Promise<Figure[]>> = {
   audit: async () => (await import('./groups/audit-bench')).run(),
+  vault: async () => (await import('./groups/vault-bench')).run(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

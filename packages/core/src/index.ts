@@ -208,3 +208,28 @@ export type {
   SealedRecordsRepository,
   SealedTable,
 } from './store/provider-keys-repository';
+export { AuthService, describeDevice } from './auth/auth-service';
+export type { AuthOptions, AuthJwtOptions, AuthServiceDeps, SessionTokens, SessionInfo, LoginCompletion } from './auth/auth-service';
+export { createAuthCapability } from './auth/auth-capability';
+export type { ByokAuthOptions, AuthCapability } from './auth/auth-capability';
+export { authOperations } from './auth/auth-operations';
+export { authCookieNames, authCookie } from './auth/auth-cookies';
+export type { AuthCookieNames } from './auth/auth-cookies';
+export { LoginStateSealer, stateHandle } from './auth/login-state';
+export type { LoginState } from './auth/login-state';
+export { isAuthoritativeForEmail, sameEmail } from './auth/account-linking';
+export type { LinkingOptions, AssertedEmail } from './auth/account-linking';
+export { SigningKeyManager } from './auth/signing-key-manager';
+export type { SigningKeyManagerOptions } from './auth/signing-key-manager';
+export type {
+  AuthSessionRow,
+  AuthSessionRotation,
+  AuthSessionsRepository,
+  SigningKeyRow,
+  SigningKeysRepository,
+  OAuthTokenRow,
+  OAuthTokensRepository,
+  AuthRepositories,
+} from './store/auth-repositories';
+export { runKeysCommand } from './cli/keys-command';
+export type { KeysCommandContext } from './cli/keys-command';

@@ -1,6 +1,8 @@
 import { createByok, type ByokOptions } from '../byok';
 import { isByokError } from '../errors';
 import { runAuditVerify } from './audit-command';
+import { runKeysCommand } from './keys-command';
+import { runKmsCommand } from './kms-command';
 import { parseArgs } from './cli-args';
 import { loadConfig } from './config-loader';
 
@@ -16,6 +18,10 @@ Usage:
   byok migrate [--status] [--config FILE]     apply pending migrations (or list their state)
   byok audit verify [--checkpoints FILE] [--json] [--config FILE]
                                               verify every audit chain; non-zero on tampering
+  byok kms status                             sealed records per KEK version
+  byok kms rewrap [--batch N]                 re-wrap every data key under the primary KEK (resumable)
+  byok kms min-version N                      retire KEK versions below N once nothing uses them
+  byok keys list|rotate|revoke KID            access-token signing keys (rotate: publish, then sign)
 
 The options are read from byok.config.ts (default export: the createByok options).
 `;
@@ -55,6 +61,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const byok = await createByok({ ...(options as ByokOptions), migrate: false });
       try {
         return await runAuditVerify(withoutConfigFlag(argv.slice(argv.indexOf('verify') + 1)), { store: byok.store, audit: byok.audit, stdout: io.stdout, stderr: io.stderr });
+      } finally {
+        await byok.close();
+      }
+    }
+    if (command === 'kms') {
+      const byok = await createByok({ ...(options as ByokOptions), migrate: false });
+      try {
+        return await runKmsCommand(withoutConfigFlag(argv.slice(argv.indexOf('kms') + 1)), { byok, stdout: io.stdout, stderr: io.stderr });
+      } finally {
+        await byok.close();
+      }
+    }
+    if (command === 'keys') {
+      const byok = await createByok({ ...(options as ByokOptions), migrate: false });
+      try {
+        return await runKeysCommand(withoutConfigFlag(argv.slice(argv.indexOf('keys') + 1)), { byok, stdout: io.stdout, stderr: io.stderr });
       } finally {
         await byok.close();
       }

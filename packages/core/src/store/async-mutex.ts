@@ -7,6 +7,11 @@ export class AsyncMutex {
   #locked = false;
   readonly #waiters: Array<() => void> = [];
 
+  /** Whether some task holds the mutex now. */
+  get locked(): boolean {
+    return this.#locked;
+  }
+
   lock(): Promise<void> {
     if (!this.#locked) {
       this.#locked = true;

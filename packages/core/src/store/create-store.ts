@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { ByokError } from '../errors';
 import { systemClock, type Clock } from '../util/clock';
-import { connectDatabase, detectDialect, type ConnectOptions, type DatabaseConfig, type SqlDialect } from './kysely/connect';
+import { connectDatabase, detectDialect, type ConnectOptions, type DatabaseConfig, type OpenedDatabase, type SqlDialect } from './kysely/connect';
 import { KyselyStore } from './kysely/kysely-store';
 import { MemoryStore } from './memory/memory-store';
 import { migrations } from './migrations';
@@ -53,6 +53,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
   let db: Kysely<any>;
   let dialect: SqlDialect;
   let close: () => Promise<void>;
+  let readNow: OpenedDatabase['readNow'];
   if (isKysely(database)) {
     db = database.withoutPlugins();
     dialect = options.dialect ?? detectDialect(database);
@@ -63,6 +64,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
     const opened = await connectDatabase(database as DatabaseConfig, options);
     db = opened.db;
     dialect = opened.dialect;
+    readNow = opened.readNow;
     let closed = false;
     close = async () => {
       if (closed) return;
@@ -72,7 +74,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
   }
 
   const migrator = new Migrator({ db, dialect, prefix, clock, migrations });
-  const store = new KyselyStore({ db, dialect, prefix, migrator, close });
+  const store = new KyselyStore({ db, dialect, prefix, migrator, close, ...(readNow ? { readNow } : {}) });
   if (options.migrate ?? true) {
     try {
       await store.migrate();

@@ -3,8 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as GrpcJs from '@grpc/grpc-js';
 import { crc32c } from './crc32c';
 import { KmsFaultQueue, type KmsStandInCalls, type KmsStandInFault } from './kms-faults';
 
@@ -69,7 +68,16 @@ interface CryptoKey {
   createdAt: number;
 }
 
-const Status = grpc.status;
+/** gRPC status codes used here (values of `@grpc/grpc-js` `status`). */
+const Status = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
 const HTTP_OF: Partial<Record<number, [number, string]>> = {
   [Status.INVALID_ARGUMENT]: [400, 'INVALID_ARGUMENT'],
   [Status.FAILED_PRECONDITION]: [400, 'FAILED_PRECONDITION'],
@@ -82,7 +90,7 @@ const HTTP_OF: Partial<Record<number, [number, string]>> = {
 
 class KmsCallError extends Error {
   constructor(
-    readonly code: grpc.status,
+    readonly code: number,
     message: string,
   ) {
     super(message);
@@ -258,7 +266,9 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
     }
   }
 
-  // ---- gRPC ---------------------------------------------------------------------
+  // ---- gRPC (loaded lazily, so importing @byok/testing stays light) ---------------
+  const grpc = await import('@grpc/grpc-js');
+  const protoLoader = await import('@grpc/proto-loader');
   const require = createRequire(import.meta.url);
   const kmsRoot = dirname(dirname(dirname(require.resolve('@google-cloud/kms'))));
   const gaxRoot = dirname(dirname(dirname(createRequire(join(kmsRoot, 'package.json')).resolve('google-gax'))));
@@ -271,7 +281,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    google: { cloud: { kms: { v1: { KeyManagementService: grpc.ServiceClientConstructor } } } };
+    google: { cloud: { kms: { v1: { KeyManagementService: GrpcJs.ServiceClientConstructor } } } };
   };
   const service = pkg.google.cloud.kms.v1.KeyManagementService.service;
   const crcOf = (value: unknown): number | undefined => {
@@ -279,7 +289,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
     return v === undefined || v === null ? undefined : Number(v);
   };
   const grpcReply =
-    <T>(callback: grpc.sendUnaryData<T>) =>
+    <T>(callback: GrpcJs.sendUnaryData<T>) =>
     (error: KmsCallError | null, value?: T) => {
       if (error) callback({ code: error.code, details: error.message, metadata: new grpc.Metadata() });
       else callback(null, value);
@@ -287,7 +297,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
   type Req = Record<string, unknown>;
   const server = new grpc.Server();
   server.addService(service, {
-    Encrypt(call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    Encrypt(call: GrpcJs.ServerUnaryCall<Req, unknown>, callback: GrpcJs.sendUnaryData<unknown>) {
       const r = call.request;
       run('grpc', 'Encrypt', String(r.name), () => {
         const out = encrypt({
@@ -300,7 +310,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
         return { ...out, ciphertextCrc32c: { value: String(out.ciphertextCrc32c) } };
       }, grpcReply(callback));
     },
-    Decrypt(call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    Decrypt(call: GrpcJs.ServerUnaryCall<Req, unknown>, callback: GrpcJs.sendUnaryData<unknown>) {
       const r = call.request;
       run('grpc', 'Decrypt', String(r.name), () => {
         const out = decrypt({
@@ -313,7 +323,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
         return { ...out, plaintextCrc32c: { value: String(out.plaintextCrc32c) } };
       }, grpcReply(callback));
     },
-    GetCryptoKey(call: grpc.ServerUnaryCall<Req, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    GetCryptoKey(call: GrpcJs.ServerUnaryCall<Req, unknown>, callback: GrpcJs.sendUnaryData<unknown>) {
       run('grpc', 'GetCryptoKey', String(call.request.name), () => getCryptoKey(String(call.request.name)), grpcReply(callback));
     },
   });

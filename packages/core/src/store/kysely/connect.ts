@@ -20,6 +20,8 @@ export interface ConnectOptions {
 export interface OpenedDatabase {
   db: Kysely<any>;
   dialect: SqlDialect;
+  /** SQLite opened by byok: a synchronous read when the connection is idle (see ByokSqliteDialect). */
+  readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function connectDatabase(config: DatabaseConfig, options: ConnectOp
       database: async () => new BetterSqlite3.default(file),
       busyTimeoutMs: options.busyTimeoutMs,
     });
-    return { db: new Kysely<any>({ dialect }), dialect: 'sqlite' };
+    return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', readNow: (sql, parameters) => dialect.readNow(sql, parameters) };
   }
   if ('postgres' in config) {
     const pg = (await importPeer<{ default: typeof import('pg') }>('pg')).default;

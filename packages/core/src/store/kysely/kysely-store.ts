@@ -32,6 +32,8 @@ export interface KyselyStoreShared {
   migrator: Migrator;
   /** Destroys the database when byok opened it; nothing for a host's Kysely. */
   close(): Promise<void>;
+  /** Synchronous idle-connection read (SQLite opened by byok only). */
+  readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
   /** Compiled on first append, then reused by every store bound to this database. */
   appendStatements?: AuditAppendStatements;
 }
@@ -116,6 +118,15 @@ export class KyselyStore implements Store {
       if (this.inTransaction && isRetryableDatabaseError(error)) throw error;
       throw mapDatabaseError(error);
     }
+  }
+
+  /**
+   * A read run synchronously on the idle SQLite connection, outside any transaction;
+   * `undefined` when unavailable or busy (the caller then goes through Kysely).
+   */
+  readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+    if (this.inTransaction) return undefined;
+    return this.#shared.readNow?.(sql, parameters);
   }
 
   /** The audit append's precompiled statements (internal). */

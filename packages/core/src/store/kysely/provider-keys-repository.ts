@@ -1,8 +1,17 @@
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { ProviderKeyRow, ProviderKeysRepository, SealedRecord, SealedRecordsRepository, SealedTable } from '../provider-keys-repository';
 import type { KyselyStore } from './kysely-store';
 import { num } from './tables';
 
 type DbRow = Record<string, unknown>;
+
+let getSql: WeakMap<Kysely<any>, string> | undefined;
+
+function compileGet(db: Kysely<any>, table: string): string {
+  const { sql } = db.selectFrom(table).selectAll().where('user_id', '=', '').where('provider', '=', '').compile();
+  getSql!.set(db, sql);
+  return sql;
+}
 
 function toRow(r: DbRow): ProviderKeyRow {
   return {
@@ -46,11 +55,17 @@ export class KyselyProviderKeysRepository implements ProviderKeysRepository {
     this.#store = store;
   }
 
+  /**
+   * The hot path of `vault.withKey`: the SQL is built once per store and run as a
+   * precompiled query, skipping Kysely's builder and compiler on every call.
+   */
   get(userId: string, provider: string): Promise<ProviderKeyRow | undefined> {
     const { db, tables } = this.#store;
+    const sql = (getSql ??= new WeakMap()).get(db) ?? compileGet(db, tables.providerKeys);
     return this.#store.guard(async () => {
-      const row = await db.selectFrom(tables.providerKeys).selectAll().where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
-      return row ? toRow(row) : undefined;
+      const params = [userId, provider];
+      const rows = (this.#store.readNow(sql, params) as DbRow[] | undefined) ?? (await db.executeQuery<DbRow>(CompiledQuery.raw(sql, params))).rows;
+      return rows[0] ? toRow(rows[0]) : undefined;
     });
   }
 

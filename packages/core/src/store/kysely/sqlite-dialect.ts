@@ -51,8 +51,20 @@ export class ByokSqliteDialect implements Dialect {
     this.#options = options;
   }
 
+  #driver: ByokSqliteDriver | undefined;
+
   createDriver(): Driver {
-    return new ByokSqliteDriver(this.#options);
+    return (this.#driver = new ByokSqliteDriver(this.#options));
+  }
+
+  /**
+   * Runs a read on the connection right now, synchronously, when no query or
+   * transaction holds it; `undefined` means "busy, go through Kysely". It lets hot reads
+   * (the vault's key lookup) skip Kysely's asynchronous executor without ever reading
+   * inside another task's open transaction.
+   */
+  readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+    return this.#driver?.readNow(sql, parameters);
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -88,6 +100,11 @@ class ByokSqliteDriver implements Driver {
     db.pragma('foreign_keys = ON');
     this.#db = db;
     this.#connection = new ByokSqliteConnection(db);
+  }
+
+  readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+    if (this.#mutex.locked || !this.#connection) return undefined;
+    return this.#connection.readNow(sql, parameters);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -154,6 +171,10 @@ class ByokSqliteConnection implements DatabaseConnection {
       if (oldest !== undefined) this.#statements.delete(oldest);
     }
     return statement;
+  }
+
+  readNow(sql: string, parameters: readonly unknown[]): unknown[] {
+    return this.#prepare(sql).all(parameters) as unknown[];
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
