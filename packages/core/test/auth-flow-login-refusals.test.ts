@@ -201,6 +201,17 @@ for (const backend of BACKENDS) {
       expect(await systemFailures(byok)).toContain('redirect_not_allowed');
     });
 
+    it('reports a cancelled sign-in as authorization_denied, and an unknown issuer as not found', async () => {
+      const browser = new Browser(byok);
+      const callback = await driveLogin(await start(browser), { login: 'alice', abort: true });
+      const res = await browser.request('GET', callback);
+      expect(res.status).toBe(401);
+      expect(reason(res)).toBe('authorization_denied');
+      expect(await systemFailures(byok)).toContain('authorization_denied');
+      expect((await browser.request('GET', '/auth/login/nope')).status).toBe(404);
+      expect((await browser.request('GET', '/auth/callback/nope?code=x&state=y')).status).toBe(404);
+    });
+
     it('refuses a login that took too long', async () => {
       const sealer = new LoginStateSealer(COOKIE_SECRET);
       const browser = new Browser(byok);

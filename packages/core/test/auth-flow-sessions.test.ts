@@ -24,10 +24,10 @@ function code(response: ByokResponse): string | undefined {
 /** A clock both the SDK and the test move. */
 function testClock(start = Date.now()) {
   let now = start;
-  return { now: () => now, advance: (ms: number) => void (now += ms) };
+  return { now: () => now, advance: (ms: number) => void (now += ms), reset: () => void (now = Date.now()) };
 }
 
-async function newUser(byok: Byok, subject = randomUUID()): Promise<string> {
+async function newUser(byok: Byok, subject: string = randomUUID()): Promise<string> {
   const { user } = await byok.users.findOrCreate({ issuer: 'https://host.example', subject, email: `${subject}@example.test`, emailVerified: true });
   return user.id;
 }
@@ -94,7 +94,7 @@ for (const backend of BACKENDS) {
       const userId = await newUser(byok);
       const tokens = await byok.auth!.createSession(userId);
       const { header, payload } = decodeTestJwt(tokens.accessToken);
-      const jwk = byok.auth!.jwks()!.keys[0]!;
+      const jwk = (await byok.auth!.jwks())!.keys[0]!;
       const foreign = generateKeyPairSync('ed25519');
       const forged = [
         signTestJwt({ ...header, alg: 'none' } as never, payload),
@@ -132,6 +132,7 @@ for (const backend of BACKENDS) {
     });
 
     it('parallel refreshes do not fork the family: one wins, the others get 409 refresh_race', async () => {
+      clock.reset(); // the issuer's ID token is checked against the SDK's clock
       const browser = new Browser(byok);
       await browser.signIn('dev', 'alice');
       const original = browser.cookie('byok_rt')!;
@@ -174,6 +175,7 @@ for (const backend of BACKENDS) {
     });
 
     it('logout revokes the family and drops the issuer’s tokens (kept sealed while signed in)', async () => {
+      clock.reset();
       const browser = new Browser(byok);
       await browser.signIn('dev', 'alice');
       const userId = ((await browser.request('GET', '/me')).body as { id: string }).id;
@@ -202,7 +204,7 @@ describe('CSRF for cookie-authenticated requests', () => {
   it('refuses cross-site POST, Origin null, a missing Origin and a sibling subdomain; allows the app and same-origin', async () => {
     const browser = new Browser(byok);
     await browser.signIn('dev', 'alice');
-    const refused = [
+    const refused: Array<Record<string, string>> = [
       { origin: 'https://evil.example' },
       { origin: 'null' },
       { origin: 'http://evil.app.example' },
@@ -261,6 +263,21 @@ describe('client IP and rate limits', () => {
     }
   });
 
+  it('counts refreshes per user as well as per IP', async () => {
+    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], { rateLimits: { refresh: { perIp: 1000, perUser: 2 } } });
+    try {
+      const userId = await newUser(byok);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { refreshToken } = await byok.auth!.createSession(userId);
+        statuses.push((await new Browser(byok).request('POST', '/auth/refresh', { ip: `198.51.100.${i}`, body: { refreshToken } })).status);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await byok.close();
+    }
+  });
+
   it('with a trusted proxy hop, the rightmost untrusted address is the client', async () => {
     const byok = await makeByok({ memory: true }, [devIssuer(issuer)], { trustProxy: ['10.0.0.0/8'], rateLimits: { login_start: { perIp: 2 } } });
     try {
@@ -297,6 +314,23 @@ describe('client IP and rate limits', () => {
       await a.close();
       await b.close();
       redis.disconnect();
+    }
+  });
+});
+
+describe('an unmigrated database (byok migrate)', () => {
+  it('builds byok with auth before the tables exist; the keys load on first use', async () => {
+    const db = await openDatabase('sqlite');
+    const byok = await makeByok(await db.options(), [devIssuer(issuer)], {}, { migrate: false });
+    try {
+      const report = await byok.store.migrate();
+      expect(report.applied).toContain('0003-auth');
+      const tokens = await byok.auth!.createSession(await newUser(byok));
+      expect((await new Browser(byok).request('GET', '/me', { headers: bearer(tokens.accessToken) })).status).toBe(200);
+      expect((await byok.store.signingKeys.list()).length).toBe(1);
+    } finally {
+      await byok.close();
+      await db.close();
     }
   });
 });
@@ -342,7 +376,7 @@ describe('cookies over https and other algorithms', () => {
       const tokens = await es.auth!.createSession(await newUser(es));
       expect(decodeTestJwt(tokens.accessToken).header.alg).toBe('ES256');
       expect((await new Browser(es).request('GET', '/me', { headers: bearer(tokens.accessToken) })).status).toBe(200);
-      expect(es.auth!.jwks()!.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256' });
+      expect((await es.auth!.jwks())!.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256' });
     } finally {
       await es.close();
     }
@@ -391,8 +425,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         // `byok keys revoke` and `byok keys rotate`.
         const out: string[] = [];
         const io = { byok: a, stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } };
+        expect((await get(b, fourth.accessToken)).status).toBe(200);
         expect(await runKeysCommand(['revoke', r3.kid], io)).toBe(0);
         expect((await get(a, fourth.accessToken)).status).toBe(401);
+        // Another instance, which only verifies, drops the revoked key at its next reload.
+        clock.advance(31_000);
+        expect((await get(b, fourth.accessToken)).status).toBe(401);
         const fifth = await a.auth!.createSession(userId);
         expect((await get(a, fifth.accessToken)).status).toBe(200);
         expect(await runKeysCommand(['rotate', '--publish-delay', '0'], io)).toBe(0);

@@ -123,6 +123,11 @@ for (const backend of BACKENDS) {
       const all = await desk.request('POST', '/auth/logout-all');
       expect(all.status).toBe(200);
       expect((await tablet.request('POST', '/auth/refresh')).status).toBe(401);
+      const aliceId = (await byok.store.users.findByIdentity(issuer.issuer, 'alice'))!.user.id;
+      const actions = (await byok.audit.list(aliceId, { limit: 100 })).items.map((e) => e.action);
+      expect(actions).toEqual(expect.arrayContaining(['auth.session.revoked', 'auth.logout', 'auth.logout_all']));
+      // Expired rows can be purged; live ones stay.
+      expect(await byok.auth!.purgeExpiredSessions()).toBe(0);
     });
   });
 }

@@ -38,3 +38,4 @@ export { llmProviderConformance } from './llm/llm-provider-conformance';
 export type { LlmProviderConformanceOptions } from './llm/llm-provider-conformance';
 export { auditTamperCases } from './audit-tamper-cases';
 export type { AuditTamperTarget } from './audit-tamper-cases';
+export { authStoreCases } from './auth-store-cases';

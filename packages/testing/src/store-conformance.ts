@@ -11,6 +11,7 @@ import {
 } from '@byok/core';
 import type { StoreTamper } from './store-tamper';
 import { auditTamperCases } from './audit-tamper-cases';
+import { authStoreCases } from './auth-store-cases';
 
 /** What `makeStore` returns: a migrated store, a tamper for it, and how to tear both down. */
 export interface StoreConformanceTarget {
@@ -401,6 +402,8 @@ export function storeConformance(options: StoreConformanceOptions): void {
         expect(await store().users.get(user.id)).toEqual(user);
       });
     });
+
+    describe('auth', () => authStoreCases(store));
 
     describe('audit tamper detection', () => {
       // ──────────────────────────────────────────────────────────────────────────────

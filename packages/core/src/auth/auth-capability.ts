@@ -62,7 +62,7 @@ export async function createAuthCapability(
         baseUrl: options.baseUrl ?? '',
         allowedOrigins: options.allowedOrigins ?? [],
       },
-      { ...deps, usedOnce: store },
+      { ...deps, usedOnce: store, rateLimiter },
     );
   }
   return { auth, rateLimiter, rateLimitStore: store, clientIp };

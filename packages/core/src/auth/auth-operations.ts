@@ -182,7 +182,7 @@ export function authOperations(auth: AuthService): Operation[] {
       input: z.object({}),
       http: { method: 'GET', path: '/.well-known/jwks.json' },
       handler: async () => {
-        const jwks = auth.jwks();
+        const jwks = await auth.jwks();
         if (!jwks) throw new ByokError('not_found', 'No JWKS: access tokens are signed with a shared secret');
         return { status: 200, body: jwks, headers: { 'cache-control': 'public, max-age=60' } };
       },

@@ -3,6 +3,7 @@ import { parseCookieHeader } from '../http/cookies';
 import { checkCsrf } from '../http/csrf';
 import type { AuthenticateIntent } from '../http/http-handler';
 import type { RateLimitStore } from '../http/rate-limit/rate-limit-store';
+import type { RateLimiter } from '../http/rate-limit/rate-limiter';
 import type { AuthContext, ByokRequest, RequestMeta, SetCookie } from '../http/types';
 import type { AuthRepositories, AuthSessionRow } from '../store/auth-repositories';
 import type { Store } from '../store/store';
@@ -75,11 +76,13 @@ export interface AuthServiceDeps {
   repositories: AuthRepositories;
   users: UsersService;
   audit: UsersAuditRecorder;
-  sealer: Pick<Sealer, 'sealSigningKey' | 'openSigningKey' | 'sealOAuthToken' | 'openOAuthToken' | 'evictUser'>;
+  sealer: Pick<Sealer, 'sealSigningKey' | 'openSigningKey' | 'sealOAuthToken' | 'openOAuthToken'>;
   clock: Clock;
   logger: Logger;
   /** Where single-use login states are marked (the rate-limit store: shared across instances). */
   usedOnce: RateLimitStore;
+  /** Counts refreshes per user (the HTTP layer counts them per IP before the user is known). */
+  rateLimiter?: Pick<RateLimiter, 'check'>;
 }
 
 /** A signed-in session's tokens. The refresh token is a secret: a cookie or the client's secure storage. */
@@ -207,6 +210,7 @@ export class AuthService {
       clock: deps.clock,
       reloadIntervalMs: (jwt.keyReloadIntervalSeconds ?? 30) * 1000,
       publishDelayMs: (jwt.keyPublishDelaySeconds ?? 60) * 1000,
+      logger: deps.logger,
     });
   }
 
@@ -218,7 +222,12 @@ export class AuthService {
    */
   static async create(options: AuthOptions, deps: AuthServiceDeps): Promise<AuthService> {
     const service = new AuthService(options, deps);
-    await service.keys.start();
+    try {
+      await service.keys.ready();
+    } catch (error) {
+      // e.g. `byok migrate` on a fresh database: the keys load on first use instead.
+      deps.logger.warn({ err: error }, 'byok auth: signing keys not loaded yet; retrying on first use');
+    }
     return service;
   }
 
@@ -265,7 +274,8 @@ export class AuthService {
         this.allowedOrigins,
       );
     }
-    const claims = await authenticateAccessToken(this.keys.ring, token!, this.#tokenContext);
+    const ring = this.keys.reloadDue() ? await this.keys.verifyingRing() : this.keys.ring;
+    const claims = await authenticateAccessToken(ring, token!, this.#tokenContext);
     if (this.#strictCacheMs !== null) await this.#checkSession(claims.sid, claims.sub);
     return { userId: claims.sub, sessionId: claims.sid, via };
   }
@@ -558,6 +568,7 @@ export class AuthService {
    */
   async refresh(refreshToken: string, meta: RequestMeta = NO_META): Promise<SessionTokens> {
     const row = await this.#findByToken(refreshToken);
+    await this.#deps.rateLimiter?.check('refresh', { userId: row.userId });
     const now = this.#deps.clock.now();
     if (row.revokedAt !== null) throw new ByokError('unauthenticated', 'This session has been signed out');
     if (row.rotatedAt !== null) return this.#reused(row, now, meta);
@@ -719,11 +730,27 @@ export class AuthService {
     });
   }
 
+  /**
+   * Deletes session rows that expired more than `graceMs` ago (default 1 day); run it
+   * from a scheduled job. Returns how many rows went.
+   *
+   * @example
+   * setInterval(() => void byok.auth?.purgeExpiredSessions(), 3_600_000).unref();
+   */
+  purgeExpiredSessions(graceMs = 86_400_000): Promise<number> {
+    return this.#deps.repositories.authSessions.deleteExpired(this.#deps.clock.now() - graceMs);
+  }
+
   // ------------------------------------------------------------------ keys
 
-  /** The JWKS document (public members only), or null under HS256. */
-  jwks(): Jwks | null {
-    return this.keys.ring.publicJwks();
+  /**
+   * The JWKS document (public members only), or null under HS256.
+   *
+   * @example
+   * const jwks = await byok.auth.jwks(); // { keys: [{ kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' }] }
+   */
+  async jwks(): Promise<Jwks | null> {
+    return (await this.keys.verifyingRing()).publicJwks();
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ByokError } from '../errors';
 import type { SigningKeyRow, SigningKeysRepository } from '../store/auth-repositories';
 import type { Clock } from '../util/clock';
+import type { Logger } from '../util/logger';
 import type { Sealer } from '../vault/sealer';
 import { exportPrivate, generateSigningKey, importPrivate, KeyRing, type SigningAlg, type SigningKey } from './signing-keys';
 
@@ -16,6 +17,8 @@ export interface SigningKeyManagerOptions {
   publishDelayMs?: number;
   /** Retired keys are deleted this long after retirement (default 1 day); they verify until then. */
   retiredKeepMs?: number;
+  /** Told about stored keys that cannot be opened (they are skipped). */
+  logger?: Logger;
 }
 
 /**
@@ -39,7 +42,9 @@ export class SigningKeyManager {
   readonly #publishDelayMs: number;
   readonly #retiredKeepMs: number;
   readonly #reloadIntervalMs: number;
+  readonly #logger: Logger | undefined;
   #loadedAt = Number.NEGATIVE_INFINITY;
+  #ready: Promise<void> | null = null;
   /** Imported keys by kid: a reload opens (unwraps) only keys it has not seen. */
   readonly #imported = new Map<string, SigningKey>();
 
@@ -51,12 +56,26 @@ export class SigningKeyManager {
     this.#publishDelayMs = options.publishDelayMs ?? 60_000;
     this.#retiredKeepMs = options.retiredKeepMs ?? 86_400_000;
     this.#reloadIntervalMs = options.reloadIntervalMs ?? 30_000;
+    this.#logger = options.logger;
     this.ring = new KeyRing({
       alg: options.alg,
       load: () => this.#load(),
       reloadIntervalMs: this.#reloadIntervalMs,
       clock: options.clock,
     });
+  }
+
+  /**
+   * Loads the keys once (see {@link start}); every signing and verifying path awaits it,
+   * so a store that is not migrated yet (e.g. during `byok migrate`) fails only on use.
+   * A failed load is retried on the next call.
+   */
+  ready(): Promise<void> {
+    this.#ready ??= this.start().catch((error: unknown) => {
+      this.#ready = null;
+      throw error;
+    });
+    return this.#ready;
   }
 
   /** Loads the stored keys; creates the first one when none of this algorithm is usable. */
@@ -70,8 +89,31 @@ export class SigningKeyManager {
    * reload interval, so keys rotated elsewhere are picked up before they start signing.
    */
   async signingRing(): Promise<KeyRing> {
+    await this.ready();
     if (this.#clock.now() - this.#loadedAt >= this.#reloadIntervalMs) await this.ring.reload();
     if (!this.#hasActive()) await this.#create(this.#clock.now());
+    return this.ring;
+  }
+
+  /** Whether the last load from the store is older than the reload interval. */
+  reloadDue(): boolean {
+    return this.#ready === null || this.#clock.now() - this.#loadedAt >= this.#reloadIntervalMs;
+  }
+
+  /**
+   * The ring for verification. Once per reload interval it reloads from the store first,
+   * so keys revoked or rotated elsewhere take effect here even on an instance that only
+   * verifies. Between reloads this is one clock read.
+   */
+  async verifyingRing(): Promise<KeyRing> {
+    await this.ready();
+    if (this.reloadDue()) {
+      try {
+        await this.ring.reload();
+      } catch (error) {
+        this.#logger?.warn({ err: error }, 'byok auth: reloading signing keys failed; using the keys already loaded');
+      }
+    }
     return this.ring;
   }
 
@@ -82,6 +124,7 @@ export class SigningKeyManager {
    * @returns the new key's kid and the previous signing key's kid
    */
   async rotate(options: { publishDelayMs?: number } = {}): Promise<{ kid: string; previousKid: string | null; notBefore: number }> {
+    await this.ready();
     const now = this.#clock.now();
     await this.#reloadNow();
     let previous: SigningKey | null = null;
@@ -109,6 +152,7 @@ export class SigningKeyManager {
    * @throws ByokError `not_found` for an unknown kid
    */
   async revoke(kid: string): Promise<void> {
+    await this.ready();
     if (!(await this.#repo.delete(kid))) throw new ByokError('not_found', 'No such signing key');
     this.#imported.delete(kid);
     this.ring.remove(kid);
@@ -157,8 +201,13 @@ export class SigningKeyManager {
       seen.add(row.id);
       let key = this.#imported.get(row.id);
       if (!key) {
-        const json = await this.#sealer.openSigningKey(Buffer.from(row.privateSealed, 'base64url'), { kid: row.id });
-        key = await importPrivate(json, { kid: row.id, createdAt: row.createdAt, notBefore: row.notBefore, retiredAt: row.retiredAt });
+        try {
+          const json = await this.#sealer.openSigningKey(Buffer.from(row.privateSealed, 'base64url'), { kid: row.id });
+          key = await importPrivate(json, { kid: row.id, createdAt: row.createdAt, notBefore: row.notBefore, retiredAt: row.retiredAt });
+        } catch (error) {
+          this.#logger?.warn({ err: error, kid: row.id }, 'byok auth: a stored signing key could not be opened; skipped');
+          continue;
+        }
         this.#imported.set(row.id, key);
       }
       if (key.retiredAt !== row.retiredAt || key.notBefore !== row.notBefore) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
+import type Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { decodeTestJwt, signTestJwt, testSigningKeyPair } from './test-jws';
 import type { TestJwsAlg, TestJwsKey, TestKeyPair } from './test-jws';
@@ -156,7 +156,10 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<De
       Grant: 3600,
     },
   };
-  const provider = new Provider(issuer, configuration);
+  // Loaded on first use, so importing @byok/testing for its other stand-ins stays quiet
+  // (oidc-provider warns at import time on Node 20).
+  const { default: ProviderClass } = await import('oidc-provider');
+  const provider = new ProviderClass(issuer, configuration);
 
   provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     await next();
