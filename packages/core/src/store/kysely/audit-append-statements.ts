@@ -118,6 +118,89 @@ export class AuditAppendStatements {
   get dialect(): SqlDialect {
     return this.#dialect;
   }
+
+  /** Last head this process wrote per chain: the optimistic append's first guess. */
+  readonly #knownHeads = new Map<string, { seq: number; hash: string }>();
+
+  /** The head as committed now, or the chain's start when it has none. */
+  async currentHead(db: Kysely<any>, chain: string, genesisHash: string): Promise<{ seq: number; hash: string }> {
+    const known = this.#knownHeads.get(chain);
+    if (known) return known;
+    const q = this.#pg();
+    const { rows } = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(q.readHead, [chain]));
+    const head = rows[0];
+    return head ? { seq: num(head.last_seq), hash: head.last_hash as string } : { seq: 0, hash: genesisHash };
+  }
+
+  /**
+   * PostgreSQL, outside a transaction: appends in ONE autocommit statement whose CTEs
+   * move the head only if it is still `prev` (compare-and-set on seq and hash) and insert
+   * the row (and personal row) only if the head moved. Returns false when another
+   * writer moved the head first; the caller re-reads and tries again. One round trip
+   * instead of BEGIN / advance / write / COMMIT, with the same atomicity.
+   */
+  async appendIfHead(
+    db: Kysely<any>,
+    row: AuditRow,
+    personal: { ip: string | null; userAgent: string | null } | undefined,
+    prev: { seq: number; hash: string },
+  ): Promise<boolean> {
+    const q = this.#pg();
+    const sql = prev.seq === 0 ? (personal ? q.createWithPersonal : q.create) : personal ? q.advanceWithPersonal : q.advance;
+    const params: unknown[] = [
+      row.id, row.chain, row.seq, row.prevHash, row.hash, row.at, row.actorUserId, row.action, row.target, row.outcome, row.metadata, row.personalHmac, prev.seq,
+    ];
+    if (personal) params.push(personal.ip, personal.userAgent);
+    const { rows } = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, params));
+    const ok = Number(rows[0]?.n ?? 0) === 1;
+    if (ok) {
+      if (this.#knownHeads.size >= 10_000) this.#knownHeads.clear();
+      this.#knownHeads.set(row.chain, { seq: row.seq, hash: row.hash });
+    } else {
+      this.#knownHeads.delete(row.chain);
+    }
+    return ok;
+  }
+
+  /** Forgets what this process believes a chain's head is (after a conflict or a tx append). */
+  forgetHead(chain: string): void {
+    this.#knownHeads.delete(chain);
+  }
+
+  #pgStatements: PgAppendSql | undefined;
+
+  #pg(): PgAppendSql {
+    return (this.#pgStatements ??= pgAppendSql(this.#tables));
+  }
+}
+
+interface PgAppendSql {
+  readHead: string;
+  create: string;
+  createWithPersonal: string;
+  advance: string;
+  advanceWithPersonal: string;
+}
+
+/** The optimistic append's SQL (PostgreSQL only: it needs data-modifying CTEs). */
+function pgAppendSql(t: TableNames): PgAppendSql {
+  const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
+  const insertRow = `r AS (INSERT INTO ${q(t.auditLog)} (id, chain, seq, prev_hash, hash, at, actor_user_id, action, target, outcome, metadata, personal_hmac)
+    SELECT $1::varchar, $2::varchar, $3::bigint, $4::varchar, $5::varchar, $6::bigint, $7::varchar, $8::varchar, $9::text, $10::varchar, $11::text, $12::varchar
+    WHERE EXISTS (SELECT 1 FROM h) RETURNING id)`;
+  const insertPersonal = `, p AS (INSERT INTO ${q(t.auditPersonal)} (audit_id, ip, user_agent) SELECT id, $14::varchar, $15::text FROM r)`;
+  const create = `WITH h AS (INSERT INTO ${q(t.auditHeads)} (chain, last_seq, last_hash) SELECT $2::varchar, $3::bigint, $5::varchar WHERE $13::bigint = 0
+    ON CONFLICT (chain) DO NOTHING RETURNING 1), ${insertRow}`;
+  const advance = `WITH h AS (UPDATE ${q(t.auditHeads)} SET last_seq = $3::bigint, last_hash = $5::varchar
+    WHERE chain = $2::varchar AND last_seq = $13::bigint AND last_hash = $4::varchar RETURNING 1), ${insertRow}`;
+  const count = ' SELECT count(*)::int AS n FROM r';
+  return {
+    readHead: `SELECT last_seq, last_hash FROM ${q(t.auditHeads)} WHERE chain = $1`,
+    create: create + count,
+    createWithPersonal: create + insertPersonal + count,
+    advance: advance + count,
+    advanceWithPersonal: advance + insertPersonal + count,
+  };
 }
 
 const SENTINEL = '\u0000byok-param:';

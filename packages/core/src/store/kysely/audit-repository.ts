@@ -21,7 +21,11 @@ export class KyselyAuditRepository implements AuditRepository {
   }
 
   append(input: AuditAppendInput): Promise<AuditRow> {
-    if (!this.#store.inTransaction) return this.#store.transaction((tx) => tx.audit.append(input));
+    if (!this.#store.inTransaction) {
+      if (this.#store.sqlDialect === 'postgres') return this.#appendOptimistic(input);
+      return this.#store.transaction((tx) => tx.audit.append(input));
+    }
+    if (this.#store.sqlDialect === 'postgres') this.#store.appendStatements.forgetHead(input.chain);
     return this.#store.guard(async () => {
       const { db, appendStatements } = this.#store;
       // Creates the head at seq 1 or bumps last_seq by one in a single upsert, so two
@@ -39,6 +43,25 @@ export class KyselyAuditRepository implements AuditRepository {
       await appendStatements.write(db, row, input.personal, prev);
       return { ...row };
     });
+  }
+
+  /**
+   * PostgreSQL outside a transaction: compare-and-set appends in one statement each,
+   * re-reading the head after a lost race; after a few lost races (a hot chain) it falls
+   * back to the locking transaction, which queues writers on the head row instead.
+   */
+  async #appendOptimistic(input: AuditAppendInput): Promise<AuditRow> {
+    const { db, appendStatements } = this.#store;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const row = await this.#store.guard(async () => {
+        const prev = await appendStatements.currentHead(db, input.chain, input.genesisHash);
+        const built = input.build(prev);
+        assertExtendsHead(input.chain, prev, built);
+        return (await appendStatements.appendIfHead(db, built, input.personal, prev)) ? built : undefined;
+      });
+      if (row) return { ...row };
+    }
+    return this.#store.transaction((tx) => tx.audit.append(input));
   }
 
   list(query: AuditListQuery): Promise<AuditRow[]> {
@@ -103,7 +126,11 @@ export class KyselyAuditRepository implements AuditRepository {
       const existing = await db.selectFrom(tables.auditSalts).select('salt').where('user_id', '=', owner).executeTakeFirst();
       if (existing) return existing.salt as string;
       await insertIgnore(db, sqlDialect, tables.auditSalts, 'user_id', { user_id: owner, salt: randomBytes(32).toString('hex') });
-      const row = await db.selectFrom(tables.auditSalts).select('salt').where('user_id', '=', owner).executeTakeFirstOrThrow();
+      // A locking read on MySQL: under REPEATABLE READ a plain SELECT would read this
+      // transaction's old snapshot and miss a salt another transaction just committed
+      // (the one our INSERT IGNORE collided with).
+      const select = db.selectFrom(tables.auditSalts).select('salt').where('user_id', '=', owner);
+      const row = await (sqlDialect === 'mysql' ? select.forUpdate() : select).executeTakeFirstOrThrow();
       return row.salt as string;
     });
   }
