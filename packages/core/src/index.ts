@@ -199,7 +199,7 @@ export { ProviderKeysService, keyStatusSchema, keyTestResultSchema, kekLabel } f
 export type { KeyStatus, KeyTestResult, ProviderKeysOptions } from './vault/provider-keys-service';
 export { keyFingerprint, keyLast4 } from './vault/key-fingerprint';
 export { vaultOperations } from './vault/vault-operations';
-export { rewrapAll } from './vault/rewrap';
+export { rewrapAll, sealedKekCounts } from './vault/rewrap';
 export type { RewrapOptions, RewrapProgress, RewrapReport } from './vault/rewrap';
 export type {
   ProviderKeyRow,

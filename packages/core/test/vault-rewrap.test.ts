@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createByok, localKms, rewrapAll, type Byok } from '@byok/core';
+import { createByok, createSealer, localKms, rewrapAll, sealedKekCounts, type Byok } from '@byok/core';
 import { gemini } from '@byok/gemini';
 import { createTestDatabase, startGeminiStandIn, type LlmStandIn, type TestDatabase } from '@byok/testing';
 import { runCli } from '../src/cli/main';
@@ -137,5 +137,55 @@ describe('byok kms CLI', () => {
     expect(r.stdout).toContain('every record is under the primary KEK');
     r = await run(['kms', 'min-version', '2']);
     expect(r.code).toBe(0);
+  });
+});
+
+describe.each(['memory', 'sqlite', 'mysql'] as const)('rewrap of signing keys and issuer tokens on %s', (kind) => {
+  it('re-wraps them too, so retiring the old KEK version leaves every value openable', async () => {
+    const db = kind === 'memory' ? undefined : await createTestDatabase(kind);
+    const config = db ? db.config : ({ memory: true } as const);
+    const v1 = await createByok({ database: config, kms: localKms({ keys: K1 }) });
+    const { user } = await v1.users.findOrCreate({ issuer: 'https://i.test', subject: 'tokens' });
+    const recordId = '019a0000-0000-7000-8000-00000000f00d';
+    const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+    await v1.store.signingKeys.insert({
+      id: 'kid-1',
+      alg: 'EdDSA',
+      publicJwk: '{}',
+      privateSealed: b64(await v1.sealer.sealSigningKey('{"d":"private"}', { kid: 'kid-1' })),
+      createdAt: 1,
+      notBefore: 1,
+      retiredAt: null,
+    });
+    await v1.store.oauthTokens.put({
+      id: recordId,
+      userId: user.id,
+      issuer: 'https://i.test',
+      accessTokenSealed: b64(await v1.sealer.sealOAuthToken('access-token', { userId: user.id, tokenKind: 'access', recordId })),
+      refreshTokenSealed: b64(await v1.sealer.sealOAuthToken('refresh-token', { userId: user.id, tokenKind: 'refresh', recordId })),
+      expiresAt: null,
+      createdAt: 1,
+      updatedAt: 1,
+    });
+    const store = v1.store;
+    const v2 = createSealer({ kms: localKms({ keys: `${K2},${K1}` }) });
+    const before = await sealedKekCounts(store, v2);
+    expect(before.filter((c) => c.table !== 'provider_keys')).toEqual([
+      { table: 'signing_keys', kek: 'local:master:1', count: 1 },
+      { table: 'oauth_access_tokens', kek: 'local:master:1', count: 1 },
+      { table: 'oauth_refresh_tokens', kek: 'local:master:1', count: 1 },
+    ]);
+    const report = await rewrapAll({ store, sealer: v2 });
+    expect(report).toMatchObject({ rewrapped: 3, failed: 0 });
+    expect((await sealedKekCounts(store, v2)).every((c) => c.kek === 'local:master:2')).toBe(true);
+
+    const onlyV2 = createSealer({ kms: localKms({ keys: K2 }) });
+    const [signing] = await store.signingKeys.list();
+    expect(await onlyV2.openSigningKey(Buffer.from(signing!.privateSealed, 'base64url'), { kid: 'kid-1' })).toBe('{"d":"private"}');
+    const tokens = (await store.oauthTokens.get(user.id, 'https://i.test'))!;
+    expect(await onlyV2.openOAuthToken(Buffer.from(tokens.accessTokenSealed!, 'base64url'), { userId: user.id, tokenKind: 'access', recordId })).toBe('access-token');
+    expect(await onlyV2.openOAuthToken(Buffer.from(tokens.refreshTokenSealed!, 'base64url'), { userId: user.id, tokenKind: 'refresh', recordId })).toBe('refresh-token');
+    await v1.close();
+    await db?.drop();
   });
 });

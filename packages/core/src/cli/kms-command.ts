@@ -1,6 +1,6 @@
 import type { Byok } from '../byok';
 import { ByokError } from '../errors';
-import { rewrapAll, type RewrapProgress } from '../vault/rewrap';
+import { rewrapAll, sealedKekCounts, type RewrapProgress } from '../vault/rewrap';
 import type { CommandOutput } from './audit-command';
 import { parseArgs } from './cli-args';
 
@@ -33,10 +33,10 @@ export async function runKmsCommand(args: string[], ctx: KmsCommandContext): Pro
   const primaryLabel = `${primary.driverId}:${primary.keyId}:${primary.version}`;
 
   if (sub === 'status' || sub === undefined) {
-    const counts = await store.sealedRecords.countByKek();
+    const counts = await sealedKekCounts(store, sealer);
     ctx.stdout.write(`primary KEK: ${primaryLabel}\n`);
     if (counts.length === 0) ctx.stdout.write('no sealed records\n');
-    for (const c of counts) ctx.stdout.write(`${c.table.padEnd(16)} ${c.kek.padEnd(48)} ${String(c.count).padStart(8)}${c.kek === primaryLabel ? '  (primary)' : ''}\n`);
+    for (const c of counts) ctx.stdout.write(`${c.table.padEnd(20)} ${c.kek.padEnd(48)} ${String(c.count).padStart(8)}${c.kek === primaryLabel ? '  (primary)' : ''}\n`);
     const behind = counts.filter((c) => c.kek !== primaryLabel).reduce((n, c) => n + c.count, 0);
     ctx.stdout.write(behind ? `${behind} record(s) not under the primary KEK: run \`byok kms rewrap\`\n` : 'every record is under the primary KEK\n');
     return 0;
@@ -62,7 +62,7 @@ export async function runKmsCommand(args: string[], ctx: KmsCommandContext): Pro
   if (sub === 'min-version') {
     const version = Number(value);
     if (!Number.isInteger(version) || version < 1) throw new ByokError('bad_request', 'usage: byok kms min-version N (a positive integer)');
-    const below = (await store.sealedRecords.countByKek()).filter((c) => {
+    const below = (await sealedKekCounts(store, sealer)).filter((c) => {
       const [driver, , v] = splitLabel(c.kek);
       return driver === primary.driverId && Number(v) < version;
     });

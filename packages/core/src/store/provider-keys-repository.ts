@@ -16,17 +16,27 @@ export interface ProviderKeyRow {
   updatedAt: number;
 }
 
-/** A row of any sealed table, as the rewrap job sees it. */
+/** A sealed value in any table, as the rewrap job sees it. */
 export interface SealedRecord {
   id: string;
+  /** The owning user; `''` for system secrets (signing keys). */
   userId: string;
-  /** The third context field: the provider (provider keys) or token kind (OAuth tokens). */
+  /** The third context field: the provider (provider keys); `''` where there is none. */
   scope: string;
   sealed: string;
+  /** The stored KEK label where the table keeps one (provider keys); otherwise `''`. */
   kek: string;
 }
 
-export type SealedTable = 'provider_keys';
+/**
+ * Every column holding a sealed value. Provider keys keep a `kek` label per row (the
+ * table is large); the auth tables are small and are scanned, their KEK read from each
+ * value's header.
+ */
+export type SealedTable = 'provider_keys' | 'signing_keys' | 'oauth_access_tokens' | 'oauth_refresh_tokens';
+
+/** The tables whose rows carry a `kek` label (the others report `kek: ''`). */
+export const LABELLED_SEALED_TABLES: readonly SealedTable[] = ['provider_keys'];
 
 export interface ProviderKeysRepository {
   get(userId: string, provider: string): Promise<ProviderKeyRow | undefined>;
@@ -42,13 +52,13 @@ export interface ProviderKeysRepository {
 /** What `byok kms rewrap` and `byok kms status` need, across every sealed table. */
 export interface SealedRecordsRepository {
   /**
-   * Records of `table` whose KEK is not `excludeKek`, with id greater than `afterId`, in id
-   * order. Because rewrapped rows drop out of this set, a killed rewrap resumes by
-   * simply running again.
+   * Records of `table` with id greater than `afterId`, in id order; for labelled tables
+   * only those whose KEK is not `excludeKek`. Because rewrapped rows drop out of that set,
+   * a killed rewrap resumes by simply running again. Null sealed columns are skipped.
    */
   page(table: SealedTable, query: { excludeKek: string; afterId: string; limit: number }): Promise<SealedRecord[]>;
   /** Replaces `sealed` only if it is still `expected` (a concurrent set/remove wins). */
   compareAndSet(table: SealedTable, id: string, expected: string, next: { sealed: string; kek: string }): Promise<boolean>;
-  /** How many records of each table use each KEK. */
+  /** How many records of each labelled table use each KEK. */
   countByKek(): Promise<Array<{ table: SealedTable; kek: string; count: number }>>;
 }

@@ -1,4 +1,4 @@
-import type { SealedTable, SealedRecord } from '../store/provider-keys-repository';
+import { LABELLED_SEALED_TABLES, type SealedTable, type SealedRecord } from '../store/provider-keys-repository';
 import type { Store } from '../store/store';
 import type { UsersAuditRecorder } from '../users/users-service';
 import type { SealContext } from './seal-context';
@@ -36,7 +36,44 @@ export interface RewrapOptions {
 /** How each sealed table's rows map to the context their values were sealed under. */
 const CONTEXTS: Record<SealedTable, (record: SealedRecord) => SealContext> = {
   provider_keys: (r) => ({ purpose: 'provider_key', userId: r.userId, provider: r.scope, recordId: r.id }),
+  signing_keys: (r) => ({ purpose: 'signing_key', userId: '', recordId: r.id }),
+  oauth_access_tokens: (r) => ({ purpose: 'oauth_token', userId: r.userId, tokenKind: 'access', recordId: r.id }),
+  oauth_refresh_tokens: (r) => ({ purpose: 'oauth_token', userId: r.userId, tokenKind: 'refresh', recordId: r.id }),
 };
+
+/** The KEK label a sealed value names in its header (`driver:keyId:version`). */
+function headerKek(sealer: Sealer, sealed: string): string {
+  try {
+    const info = sealer.keyVersionOf(Buffer.from(sealed, 'base64url'));
+    return `${info.driverId}:${info.keyId}:${info.keyVersion}`;
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/**
+ * How many sealed values of each table use each KEK: labelled tables are counted by the
+ * store, the small auth tables by reading each value's header (no KMS call).
+ */
+export async function sealedKekCounts(store: Store, sealer: Sealer): Promise<Array<{ table: SealedTable; kek: string; count: number }>> {
+  const out = await store.sealedRecords.countByKek();
+  for (const table of Object.keys(CONTEXTS) as SealedTable[]) {
+    if (LABELLED_SEALED_TABLES.includes(table)) continue;
+    const counts = new Map<string, number>();
+    let afterId = '';
+    for (;;) {
+      const page = await store.sealedRecords.page(table, { excludeKek: '', afterId, limit: 500 });
+      if (page.length === 0) break;
+      for (const r of page) {
+        const kek = headerKek(sealer, r.sealed);
+        counts.set(kek, (counts.get(kek) ?? 0) + 1);
+        afterId = r.id;
+      }
+    }
+    for (const [kek, count] of [...counts].sort()) out.push({ table, kek, count });
+  }
+  return out;
+}
 
 /**
  * Re-wraps every stored data key under the primary KEK without touching the sealed
@@ -51,7 +88,7 @@ export async function rewrapAll(options: RewrapOptions): Promise<RewrapReport> {
   const { store, sealer } = options;
   const primaryKey = await sealer.primaryKey();
   const primary = `${primaryKey.driverId}:${primaryKey.keyId}:${primaryKey.version}`;
-  const counts = await store.sealedRecords.countByKek();
+  const counts = await sealedKekCounts(store, sealer);
   const report: RewrapReport = { primary, total: 0, rewrapped: 0, superseded: 0, failed: 0, failures: [] };
   const started = Date.now();
 
@@ -67,6 +104,7 @@ export async function rewrapAll(options: RewrapOptions): Promise<RewrapReport> {
       for (const record of page) {
         afterId = record.id;
         done++;
+        if (!LABELLED_SEALED_TABLES.includes(table) && headerKek(sealer, record.sealed) === primary) continue;
         try {
           const bytes = Buffer.from(record.sealed, 'base64url');
           const next = (await sealer.rewrap(bytes, CONTEXTS[table](record))) ?? bytes;

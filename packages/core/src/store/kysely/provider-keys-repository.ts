@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { ProviderKeyRow, ProviderKeysRepository, SealedRecord, SealedRecordsRepository, SealedTable } from '../provider-keys-repository';
+import { LABELLED_SEALED_TABLES, type ProviderKeyRow, type ProviderKeysRepository, type SealedRecord, type SealedRecordsRepository, type SealedTable } from '../provider-keys-repository';
 import type { KyselyStore } from './kysely-store';
 import { num } from './tables';
 
@@ -122,11 +122,14 @@ export class KyselyProviderKeysRepository implements ProviderKeysRepository {
   }
 }
 
-const SEALED_TABLES: Record<SealedTable, { table: (s: KyselyStore) => string; scope: string }> = {
-  provider_keys: { table: (s) => s.tables.providerKeys, scope: 'provider' },
+const SEALED_TABLES: Record<SealedTable, { table: (s: KyselyStore) => string; column: string; user: string | null; scope: string | null; kek: boolean }> = {
+  provider_keys: { table: (s) => s.tables.providerKeys, column: 'sealed', user: 'user_id', scope: 'provider', kek: true },
+  signing_keys: { table: (s) => `${s.prefix}signing_keys`, column: 'private_sealed', user: null, scope: null, kek: false },
+  oauth_access_tokens: { table: (s) => `${s.prefix}oauth_tokens`, column: 'access_token_sealed', user: 'user_id', scope: null, kek: false },
+  oauth_refresh_tokens: { table: (s) => `${s.prefix}oauth_tokens`, column: 'refresh_token_sealed', user: 'user_id', scope: null, kek: false },
 };
 
-/** The rewrap job's view of every sealed table (system-wide, not user-scoped: an admin job). */
+/** The rewrap job's view of every sealed column (system-wide, not user-scoped: an admin job). */
 export class KyselySealedRecordsRepository implements SealedRecordsRepository {
   readonly #store: KyselyStore;
 
@@ -138,26 +141,35 @@ export class KyselySealedRecordsRepository implements SealedRecordsRepository {
     const { db } = this.#store;
     const spec = SEALED_TABLES[table];
     return this.#store.guard(async () => {
-      const rows = await db
+      let q = db
         .selectFrom(spec.table(this.#store))
-        .select(['id', 'user_id', `${spec.scope} as scope`, 'sealed', 'kek'])
-        .where('kek', '<>', query.excludeKek)
-        .where('id', '>', query.afterId)
-        .orderBy('id')
-        .limit(query.limit)
-        .execute();
-      return rows.map((r) => ({ id: r.id as string, userId: r.user_id as string, scope: r.scope as string, sealed: r.sealed as string, kek: r.kek as string }));
+        .select(['id', `${spec.column} as sealed`])
+        .$if(spec.user !== null, (qb) => qb.select(`${spec.user!} as user_id`))
+        .$if(spec.scope !== null, (qb) => qb.select(`${spec.scope!} as scope`))
+        .$if(spec.kek, (qb) => qb.select('kek'))
+        .where(spec.column, 'is not', null)
+        .where('id', '>', query.afterId);
+      if (spec.kek) q = q.where('kek', '<>', query.excludeKek);
+      const rows = await q.orderBy('id').limit(query.limit).execute();
+      return rows.map((r: Record<string, unknown>) => ({
+        id: r.id as string,
+        userId: (r.user_id as string | undefined) ?? '',
+        scope: (r.scope as string | undefined) ?? '',
+        sealed: r.sealed as string,
+        kek: (r.kek as string | undefined) ?? '',
+      }));
     });
   }
 
   compareAndSet(table: SealedTable, id: string, expected: string, next: { sealed: string; kek: string }): Promise<boolean> {
     const { db } = this.#store;
+    const spec = SEALED_TABLES[table];
     return this.#store.guard(async () => {
       const result = await db
-        .updateTable(SEALED_TABLES[table].table(this.#store))
-        .set({ sealed: next.sealed, kek: next.kek })
+        .updateTable(spec.table(this.#store))
+        .set(spec.kek ? { [spec.column]: next.sealed, kek: next.kek } : { [spec.column]: next.sealed })
         .where('id', '=', id)
-        .where('sealed', '=', expected)
+        .where(spec.column, '=', expected)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });
@@ -167,7 +179,7 @@ export class KyselySealedRecordsRepository implements SealedRecordsRepository {
     const { db } = this.#store;
     return this.#store.guard(async () => {
       const out: Array<{ table: SealedTable; kek: string; count: number }> = [];
-      for (const table of Object.keys(SEALED_TABLES) as SealedTable[]) {
+      for (const table of LABELLED_SEALED_TABLES) {
         const rows = await db
           .selectFrom(SEALED_TABLES[table].table(this.#store))
           .select(['kek', (eb) => eb.fn.countAll().as('n')])

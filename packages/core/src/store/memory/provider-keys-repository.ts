@@ -1,5 +1,7 @@
 import { ByokError } from '../../errors';
-import type { ProviderKeyRow, ProviderKeysRepository, SealedRecord, SealedRecordsRepository, SealedTable } from '../provider-keys-repository';
+import { LABELLED_SEALED_TABLES, type ProviderKeyRow, type ProviderKeysRepository, type SealedRecord, type SealedRecordsRepository, type SealedTable } from '../provider-keys-repository';
+import { authMemoryTables } from './auth-memory-state';
+import type { MemoryWriter } from './memory-state';
 import type { MemoryStore } from './memory-store';
 
 /** Provider keys in memory, keyed by row id; `(userId, provider)` is unique. */
@@ -61,7 +63,7 @@ export class MemoryProviderKeysRepository implements ProviderKeysRepository {
   }
 }
 
-/** The rewrap job's view of the memory store's sealed rows. */
+/** The rewrap job's view of the memory store's sealed values. */
 export class MemorySealedRecordsRepository implements SealedRecordsRepository {
   readonly #store: MemoryStore;
 
@@ -69,21 +71,59 @@ export class MemorySealedRecordsRepository implements SealedRecordsRepository {
     this.#store = store;
   }
 
-  page(_table: SealedTable, query: { excludeKek: string; afterId: string; limit: number }): Promise<SealedRecord[]> {
+  /** Every sealed value of `table` with the key the rewrap job writes back to. */
+  #records(table: SealedTable): Array<SealedRecord & { write: (w: MemoryWriter, sealed: string, kek: string) => void }> {
+    const state = this.#store.state;
+    if (table === 'provider_keys') {
+      return [...state.providerKeys.values()].map((r) => ({
+        id: r.id,
+        userId: r.userId,
+        scope: r.provider,
+        sealed: r.sealed,
+        kek: r.kek,
+        write: (w, sealed, kek) => w.set(state.providerKeys, r.id, { ...state.providerKeys.get(r.id)!, sealed, kek }),
+      }));
+    }
+    const auth = authMemoryTables(state);
+    if (table === 'signing_keys') {
+      return [...auth.signingKeys.values()].map((r) => ({
+        id: r.id,
+        userId: '',
+        scope: '',
+        sealed: r.privateSealed,
+        kek: '',
+        write: (w, sealed) => w.set(auth.signingKeys, r.id, { ...auth.signingKeys.get(r.id)!, privateSealed: sealed }),
+      }));
+    }
+    const column = table === 'oauth_access_tokens' ? 'accessTokenSealed' : 'refreshTokenSealed';
+    return [...auth.oauthTokens.entries()]
+      .filter(([, r]) => r[column] !== null)
+      .map(([key, r]) => ({
+        id: r.id,
+        userId: r.userId,
+        scope: '',
+        sealed: r[column]!,
+        kek: '',
+        write: (w, sealed) => w.set(auth.oauthTokens, key, { ...auth.oauthTokens.get(key)!, [column]: sealed }),
+      }));
+  }
+
+  page(table: SealedTable, query: { excludeKek: string; afterId: string; limit: number }): Promise<SealedRecord[]> {
+    const labelled = LABELLED_SEALED_TABLES.includes(table);
     return this.#store.run(() =>
-      [...this.#store.state.providerKeys.values()]
-        .filter((r) => r.kek !== query.excludeKek && r.id > query.afterId)
+      this.#records(table)
+        .filter((r) => (!labelled || r.kek !== query.excludeKek) && r.id > query.afterId)
         .sort((a, b) => (a.id < b.id ? -1 : 1))
         .slice(0, query.limit)
-        .map((r) => ({ id: r.id, userId: r.userId, scope: r.provider, sealed: r.sealed, kek: r.kek })),
+        .map(({ write: _write, ...r }) => r),
     );
   }
 
-  compareAndSet(_table: SealedTable, id: string, expected: string, next: { sealed: string; kek: string }): Promise<boolean> {
+  compareAndSet(table: SealedTable, id: string, expected: string, next: { sealed: string; kek: string }): Promise<boolean> {
     return this.#store.run((w) => {
-      const row = this.#store.state.providerKeys.get(id);
-      if (!row || row.sealed !== expected) return false;
-      w.set(this.#store.state.providerKeys, id, { ...row, ...next });
+      const record = this.#records(table).find((r) => r.id === id);
+      if (!record || record.sealed !== expected) return false;
+      record.write(w, next.sealed, next.kek);
       return true;
     });
   }
