@@ -13,9 +13,9 @@ const BASE = 'http://127.0.0.1:4999';
 /** Signed-in users (one session each) per side; calls cycle through them. */
 const SESSIONS = 16;
 /** Sequential awaited calls per side per round. */
-const VERIFY_OPS = 2_000;
-const SESSION_OPS = 1_500;
-const ROUNDS = 7;
+const VERIFY_OPS = 1_000;
+const SESSION_OPS = 750;
+const ROUNDS = 15;
 
 /** Time per op (ms) of `n` sequential awaited calls; `fn` gets the call index. */
 async function perOp(n: number, fn: (i: number) => unknown): Promise<number> {

@@ -166,6 +166,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     async close() {
       if (closed) return;
       closed = true;
+      await auth?.close();
       await audit.close();
       await sealer.close();
       await store.close();

@@ -233,3 +233,5 @@ export type {
 } from './store/auth-repositories';
 export { runKeysCommand } from './cli/keys-command';
 export type { KeysCommandContext } from './cli/keys-command';
+export { redisSessionRevocationBus, isRedisPubSubClient } from './auth/session-revocation-bus';
+export type { SessionRevocationBus, RedisPubSubClient, RedisSubscriber } from './auth/session-revocation-bus';

@@ -1,3 +1,4 @@
+import { isRedisPubSubClient, redisSessionRevocationBus } from './session-revocation-bus';
 import { clientIp as pickClientIp, UNKNOWN_IP, assertTrustProxy, type TrustProxy } from '../http/client-ip';
 import { MemoryRateLimitStore } from '../http/rate-limit/memory-rate-limit-store';
 import type { RateLimitStore } from '../http/rate-limit/rate-limit-store';
@@ -14,7 +15,10 @@ export interface ByokAuthOptions extends Partial<AuthOptions> {
   rateLimits?: RateLimiterOptions['limits'];
   /** Concurrent chat streams per user. */
   chatStream?: RateLimiterOptions['chatStream'];
-  /** Share rate limits and single-use login states between instances through Redis (an ioredis client). */
+  /**
+   * Share rate limits and single-use login states between instances through Redis (an
+   * ioredis client); in strict mode it also carries session revocations to every instance.
+   */
   redis?: RedisEvalClient;
 }
 
@@ -62,7 +66,14 @@ export async function createAuthCapability(
         baseUrl: options.baseUrl ?? '',
         allowedOrigins: options.allowedOrigins ?? [],
       },
-      { ...deps, usedOnce: store, rateLimiter },
+      {
+        ...deps,
+        usedOnce: store,
+        rateLimiter,
+        ...(options.strict && isRedisPubSubClient(options.redis)
+          ? { revocationBus: redisSessionRevocationBus(options.redis, { logger: deps.logger }) }
+          : {}),
+      },
     );
   }
   return { auth, rateLimiter, rateLimitStore: store, clientIp };

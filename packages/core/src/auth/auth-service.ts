@@ -1,3 +1,4 @@
+import type { SessionRevocationBus } from './session-revocation-bus';
 import { ByokError, isByokError } from '../errors';
 import { parseCookieHeader } from '../http/cookies';
 import { checkCsrf } from '../http/csrf';
@@ -83,6 +84,8 @@ export interface AuthServiceDeps {
   usedOnce: RateLimitStore;
   /** Counts refreshes per user (the HTTP layer counts them per IP before the user is known). */
   rateLimiter?: Pick<RateLimiter, 'check'>;
+  /** Strict mode across instances: revocations clear every instance's session cache. */
+  revocationBus?: SessionRevocationBus;
 }
 
 /** A signed-in session's tokens. The refresh token is a secret: a cookie or the client's secure storage. */
@@ -222,6 +225,7 @@ export class AuthService {
    */
   static async create(options: AuthOptions, deps: AuthServiceDeps): Promise<AuthService> {
     const service = new AuthService(options, deps);
+    if (deps.revocationBus && service.#strictCacheMs !== null) await deps.revocationBus.subscribe(() => service.#strictCache.clear());
     try {
       await service.keys.ready();
     } catch (error) {
@@ -283,6 +287,17 @@ export class AuthService {
   /** Refuses a cookie-carried credential on an unsafe request without an allowed Origin. */
   assertCookieCsrf(request: ByokRequest): void {
     checkCsrf({ method: request.method, headers: request.headers, authenticatedBy: 'cookie' }, this.allowedOrigins);
+  }
+
+  /** Sessions were revoked here: drop this instance's strict cache and tell the others. */
+  #sessionsRevoked(): void {
+    this.#strictCache.clear();
+    if (this.#strictCacheMs !== null) void this.#deps.revocationBus?.publish();
+  }
+
+  /** Stops listening for other instances' revocations. */
+  async close(): Promise<void> {
+    await this.#deps.revocationBus?.close();
   }
 
   async #checkSession(sid: string, userId: string): Promise<void> {
@@ -613,7 +628,7 @@ export class AuthService {
       });
     }
     const revoked = await this.#deps.repositories.authSessions.revokeFamily(row.userId, row.familyId, now);
-    this.#strictCache.clear();
+    this.#sessionsRevoked();
     await this.#deps.audit.record({
       actorUserId: row.userId,
       action: 'auth.refresh.reused',
@@ -657,7 +672,7 @@ export class AuthService {
     if (!row) return;
     const now = this.#deps.clock.now();
     const revoked = await this.#deps.repositories.authSessions.revokeFamily(row.userId, row.familyId, now);
-    this.#strictCache.clear();
+    this.#sessionsRevoked();
     if (row.issuer) await this.#dropIssuerTokens(row.userId, row.issuer);
     await this.#deps.audit.record({
       actorUserId: row.userId,
@@ -677,7 +692,7 @@ export class AuthService {
    */
   async logoutAll(userId: string, meta: RequestMeta = NO_META): Promise<{ revoked: number }> {
     const revoked = await this.#deps.repositories.authSessions.revokeAllForUser(userId, this.#deps.clock.now());
-    this.#strictCache.clear();
+    this.#sessionsRevoked();
     for (const client of this.#clients.values()) await this.#dropIssuerTokens(userId, client.issuer.issuer);
     await this.#deps.audit.record({ actorUserId: userId, action: 'auth.logout_all', target: userId, outcome: 'success', metadata: { revoked }, ...meta });
     return { revoked };
@@ -719,7 +734,7 @@ export class AuthService {
   async revokeSession(userId: string, familyId: string, meta: RequestMeta = NO_META): Promise<void> {
     const revoked = await this.#deps.repositories.authSessions.revokeFamily(userId, familyId, this.#deps.clock.now());
     if (revoked === 0) throw new ByokError('not_found', 'No such session');
-    this.#strictCache.clear();
+    this.#sessionsRevoked();
     await this.#deps.audit.record({
       actorUserId: userId,
       action: 'auth.session.revoked',
