@@ -22,7 +22,7 @@ import { normalizeOrigin, safeReturnTo } from './redirects';
 import { hashRefreshSecret, newRefreshToken, parseRefreshToken, refreshSecretMatches } from './refresh-token';
 import { SigningKeyManager } from './signing-key-manager';
 import type { Jwks, SigningAlg } from './signing-keys';
-import { authenticateAccessToken, DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_CLOCK_TOLERANCE_SECONDS, issueAccessToken } from './tokens';
+import { authenticateAccessToken, DEFAULT_ACCESS_TOKEN_TTL_SECONDS, DEFAULT_CLOCK_TOLERANCE_SECONDS, issueAccessToken, type AccessTokenClaims } from './tokens';
 
 /** Access-token and refresh-token settings (`auth.jwt`). */
 export interface AuthJwtOptions {
@@ -125,6 +125,18 @@ export interface LoginCompletion {
 }
 
 const NO_META: RequestMeta = { ip: null, userAgent: null };
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+/** The `kid` of a JWT's protected header (already verified when this is called). */
+function tokenKid(token: string): string | undefined {
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { kid?: unknown };
+    return typeof header.kid === 'string' ? header.kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)$/iu;
 
 /**
@@ -153,6 +165,7 @@ export class AuthService {
   readonly #defaultReturnTo: string;
   readonly #strictCacheMs: number | null;
   readonly #strictCache = new Map<string, { ok: boolean; until: number }>();
+  readonly #verifiedTokens = new Map<string, { claims: AccessTokenClaims; kid: string }>();
   readonly #linking: LinkingOptions;
   readonly #storeIssuerTokens: boolean;
 
@@ -278,10 +291,36 @@ export class AuthService {
         this.allowedOrigins,
       );
     }
-    const ring = this.keys.reloadDue() ? await this.keys.verifyingRing() : this.keys.ring;
-    const claims = await authenticateAccessToken(ring, token!, this.#tokenContext);
+    const claims = await this.#verified(token!);
     if (this.#strictCacheMs !== null) await this.#checkSession(claims.sid, claims.sub);
     return { userId: claims.sub, sessionId: claims.sid, via };
+  }
+
+  /**
+   * Verifies an access token, remembering tokens already verified: a client sends the
+   * same token with every request for its few minutes of life, so a repeat costs a map
+   * lookup plus the expiry check instead of a signature verification. The key is the
+   * whole token (signature included), so nothing unverified can hit; an entry is used
+   * only while its signing key is still in the ring and the token has not expired.
+   */
+  async #verified(token: string): Promise<AccessTokenClaims> {
+    const ring = this.keys.reloadDue() ? await this.keys.verifyingRing() : this.keys.ring;
+    const hit = this.#verifiedTokens.get(token);
+    if (hit) {
+      const nowSeconds = this.#deps.clock.now() / 1000;
+      if (nowSeconds < hit.claims.exp + this.#tokenContext.clockToleranceSeconds && ring.get(hit.kid) !== undefined) return hit.claims;
+      this.#verifiedTokens.delete(token);
+    }
+    const claims = await authenticateAccessToken(ring, token, this.#tokenContext);
+    const kid = tokenKid(token);
+    if (kid !== undefined) {
+      if (this.#verifiedTokens.size >= VERIFIED_TOKEN_CACHE_SIZE) {
+        const oldest = this.#verifiedTokens.keys().next().value;
+        if (oldest !== undefined) this.#verifiedTokens.delete(oldest);
+      }
+      this.#verifiedTokens.set(token, { claims, kid });
+    }
+    return claims;
   }
 
   /** Refuses a cookie-carried credential on an unsafe request without an allowed Origin. */
