@@ -35,7 +35,12 @@ function opsPerSecond(msPerOp: number[]): string {
 }
 
 /** A byok instance on its own SQLite file, with `SESSIONS` signed-in users and their Bearer requests. */
-async function byokSide(dir: string, name: string, strict: boolean | { cacheMs: number }): Promise<{ byok: Byok; requests: ByokRequest[]; tokens: string[] }> {
+async function byokSide(
+  dir: string,
+  name: string,
+  strict: boolean | { cacheMs: number },
+  verifiedTokenCache?: number,
+): Promise<{ byok: Byok; requests: ByokRequest[]; tokens: string[] }> {
   const byok = await createByok({
     database: { sqlite: join(dir, `${name}.db`) },
     kms: localKms({ keys: MASTER }),
@@ -47,6 +52,7 @@ async function byokSide(dir: string, name: string, strict: boolean | { cacheMs: 
       allowedOrigins: ['http://app.example'],
       cookieSecret: 'b'.repeat(64),
       strict,
+      ...(verifiedTokenCache === undefined ? {} : { jwt: { verifiedTokenCache } }),
     },
   });
   const auth = byok.auth!;
@@ -107,8 +113,11 @@ export async function run(): Promise<Figure[]> {
     opened.push(plain.byok);
     const strict = await byokSide(dir, 'byok-strict', true);
     opened.push(strict.byok);
-    const strictNoCache = await byokSide(dir, 'byok-strict-nocache', { cacheMs: 0 });
+    // no session cache and no verified-token memory: a signature verification and a store read per request
+    const strictNoCache = await byokSide(dir, 'byok-strict-nocache', { cacheMs: 0 }, 0);
     opened.push(strictNoCache.byok);
+    const unmemoised = await byokSide(dir, 'byok-unmemoised', false, 0);
+    opened.push(unmemoised.byok);
     const ba = await betterAuthSide(dir, 'better-auth', false);
     opened.push(ba.db);
     const baCached = await betterAuthSide(dir, 'better-auth-cached', true);
@@ -120,7 +129,7 @@ export async function run(): Promise<Figure[]> {
 
     // Sanity: every side identifies its callers before anything is timed.
     for (let i = 0; i < SESSIONS; i++) {
-      for (const [side, a] of [[plain, authPlain], [strict, authStrict], [strictNoCache, authStrictNoCache]] as const) {
+      for (const [side, a] of [[plain, authPlain], [strict, authStrict], [strictNoCache, authStrictNoCache], [unmemoised, unmemoised.byok.auth!]] as const) {
         const ctx = await a.authenticate(side.requests[i]!);
         if (!ctx || ctx.sessionId !== decodeJwt(side.tokens[i]!).sid) throw new Error('byok authenticate did not identify the caller');
       }
@@ -150,7 +159,20 @@ export async function run(): Promise<Figure[]> {
       { rounds: ROUNDS, warmup: 1 },
     );
     console.log(`auth verify: authenticate ${opsPerSecond(verify.ours)}, jose jwtVerify ${opsPerSecond(verify.baseline)} (${VERIFY_OPS} ops/round/side, ${ROUNDS} rounds, ${jwk.alg})`);
-    figures.push({ ...ratioFigure('auth.verify_ratio', verify, '≤ 1.2'), note: `${VERIFY_OPS} ops/round, ${jwk.alg}` });
+    figures.push({ ...ratioFigure('auth.verify_ratio', verify, '≤ 1.2'), note: `${VERIFY_OPS} ops/round, ${jwk.alg}, repeated tokens (remembered)` });
+
+    // The same with the verified-token memory off: every call verifies the signature, as
+    // a token's first use does.
+    const uJwk = (await unmemoised.byok.auth!.jwks())!.keys[0]!;
+    const uKey = await importJWK(uJwk, uJwk.alg);
+    const uClaims = decodeJwt(unmemoised.tokens[0]!);
+    const uOptions = { ...verifyOptions, algorithms: [uJwk.alg!], issuer: uClaims.iss!, audience: uClaims.aud as string };
+    const verifyCold = await compare(
+      () => perOp(VERIFY_OPS, (i) => unmemoised.byok.auth!.authenticate(unmemoised.requests[i % SESSIONS]!)),
+      () => perOp(VERIFY_OPS, (i) => jwtVerify(unmemoised.tokens[i % SESSIONS]!, uKey, uOptions)),
+      { rounds: ROUNDS, warmup: 1 },
+    );
+    figures.push({ ...ratioFigure('auth.verify_ratio_unmemoised', verifyCold, '≤ 1.2'), note: `${VERIFY_OPS} ops/round, signature verified every call` });
 
     // --- auth.speedup_vs_better_auth: strict authenticate vs Better Auth's default getSession
     const vsDefault = await compare(
@@ -177,6 +199,14 @@ export async function run(): Promise<Figure[]> {
       { rounds: 5, warmup: 1 },
     );
     const noCacheSpeedups = noCache.ratios.map((r) => 1 / r);
+    figures.push({
+      metric: 'auth.speedup_vs_better_auth_strict_uncached',
+      value: median(noCacheSpeedups),
+      min: Math.min(...noCacheSpeedups),
+      max: Math.max(...noCacheSpeedups),
+      unit: 'x',
+      note: 'strict, no session cache, no token memory',
+    });
     console.log(
       `auth strict, cacheMs 0 (a store read per request): ${opsPerSecond(noCache.ours)} vs Better Auth ${opsPerSecond(noCache.baseline)}; ` +
         `speedup ${median(noCacheSpeedups).toFixed(2)} (${Math.min(...noCacheSpeedups).toFixed(2)}–${Math.max(...noCacheSpeedups).toFixed(2)})`,

@@ -43,6 +43,11 @@ export interface AuthJwtOptions {
   keyReloadIntervalSeconds?: number;
   /** A rotated key is published this long before it signs (default 60 s). */
   keyPublishDelaySeconds?: number;
+  /**
+   * How many verified access tokens `authenticate` remembers so a repeated token skips
+   * signature verification (default 10 000; 0 turns it off).
+   */
+  verifiedTokenCache?: number;
 }
 
 /** The `auth` option of `createByok`. */
@@ -125,7 +130,7 @@ export interface LoginCompletion {
 }
 
 const NO_META: RequestMeta = { ip: null, userAgent: null };
-const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 /** The `kid` of a JWT's protected header (already verified when this is called). */
 function tokenKid(token: string): string | undefined {
@@ -166,6 +171,7 @@ export class AuthService {
   readonly #strictCacheMs: number | null;
   readonly #strictCache = new Map<string, { ok: boolean; until: number }>();
   readonly #verifiedTokens = new Map<string, { claims: AccessTokenClaims; kid: string }>();
+  readonly #verifiedTokenCacheSize: number;
   readonly #linking: LinkingOptions;
   readonly #storeIssuerTokens: boolean;
 
@@ -209,6 +215,7 @@ export class AuthService {
       clockToleranceSeconds: jwt.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
     };
     this.#loginTtlMs = (options.loginTtlSeconds ?? 600) * 1000;
+    this.#verifiedTokenCacheSize = jwt.verifiedTokenCache ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE;
     if (options.cookieSecret !== undefined) {
       this.#loginStates = new LoginStateSealer(options.cookieSecret);
     } else {
@@ -313,8 +320,8 @@ export class AuthService {
     }
     const claims = await authenticateAccessToken(ring, token, this.#tokenContext);
     const kid = tokenKid(token);
-    if (kid !== undefined) {
-      if (this.#verifiedTokens.size >= VERIFIED_TOKEN_CACHE_SIZE) {
+    if (kid !== undefined && this.#verifiedTokenCacheSize > 0) {
+      if (this.#verifiedTokens.size >= this.#verifiedTokenCacheSize) {
         const oldest = this.#verifiedTokens.keys().next().value;
         if (oldest !== undefined) this.#verifiedTokens.delete(oldest);
       }
