@@ -62,9 +62,15 @@ export class KyselyProviderKeysRepository implements ProviderKeysRepository {
   get(userId: string, provider: string): Promise<ProviderKeyRow | undefined> {
     const { db, tables } = this.#store;
     const sql = (getSql ??= new WeakMap()).get(db) ?? compileGet(db, tables.providerKeys);
+    const params = [userId, provider];
+    try {
+      const now = this.#store.readNow(sql, params) as DbRow[] | undefined;
+      if (now) return Promise.resolve(now[0] ? toRow(now[0]) : undefined);
+    } catch {
+      // fall through: the Kysely path maps the error
+    }
     return this.#store.guard(async () => {
-      const params = [userId, provider];
-      const rows = (this.#store.readNow(sql, params) as DbRow[] | undefined) ?? (await db.executeQuery<DbRow>(CompiledQuery.raw(sql, params))).rows;
+      const { rows } = await db.executeQuery<DbRow>(CompiledQuery.raw(sql, params));
       return rows[0] ? toRow(rows[0]) : undefined;
     });
   }
