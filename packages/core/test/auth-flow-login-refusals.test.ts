@@ -235,6 +235,36 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('automatic linking (opt-in) joins only an authoritative issuer’s verified e-mail to the one matching user', async () => {
+      const issuers = [devIssuer(primary, 'dev'), googleLike(primary, 'gdev'), { ...devIssuer(other, 'other'), kind: 'oidc' as const }];
+      const auto = await makeByok(await db.options(), issuers, { linking: { enabled: true, automatic: true } });
+      try {
+        const idOf = async (b: Browser) => ((await b.request('GET', '/me')).body as { id: string }).id;
+        // Google vouches for a gmail.com address: the new identity joins the existing user.
+        const first = new Browser(auto);
+        await first.signIn('other', 'carol-o');
+        const carolId = await idOf(first);
+        const second = new Browser(auto);
+        expect((await second.signIn('gdev', 'carol-g')).status).toBe(303);
+        expect(await idOf(second)).toBe(carolId);
+        expect((await auto.audit.list(carolId, { actions: ['auth.identity.linked'] })).items).toHaveLength(1);
+        // A generic issuer asserting the victim's Google address is not authoritative: a separate user.
+        const victim = new Browser(auto);
+        await victim.signIn('gdev', 'vic-g');
+        const attacker = new Browser(auto);
+        await attacker.signIn('other', 'mallory');
+        expect(await idOf(attacker)).not.toBe(await idOf(victim));
+        // The development issuer never links.
+        const a1 = new Browser(auto);
+        await a1.signIn('other', 'alice-o');
+        const a2 = new Browser(auto);
+        await a2.signIn('dev', 'alice');
+        expect(await idOf(a2)).not.toBe(await idOf(a1));
+      } finally {
+        await auto.close();
+      }
+    });
+
     it('linking is off by default; when on it needs the signed-in user, an authoritative issuer and matching verified e-mails', async () => {
       // Off by default.
       const plain = new Browser(byok);

@@ -105,6 +105,17 @@ export function storeConformance(options: StoreConformanceOptions): void {
         expect(await store().users.findByIdentity(`${issuer}/`, 'Subject-1')).toBeUndefined();
       });
 
+      it('finds users by verified e-mail only, case-insensitively, at most two', async () => {
+        const domain = `${uuidv7()}.example`;
+        const { user: verified } = await newUser(store(), { email: `Pat@${domain}`, emailVerified: true });
+        await newUser(store(), { email: `pat@${domain}`, emailVerified: false });
+        expect((await store().users.findByVerifiedEmail(`PAT@${domain}`)).map((u) => u.id)).toEqual([verified.id]);
+        await newUser(store(), { email: `pat@${domain}`, emailVerified: true });
+        await newUser(store(), { email: `pat@${domain}`, emailVerified: true });
+        expect(await store().users.findByVerifiedEmail(`pat@${domain}`)).toHaveLength(2);
+        expect(await store().users.findByVerifiedEmail(`nobody@${domain}`)).toEqual([]);
+      });
+
       it('updates only the patched fields', async () => {
         const { user } = await newUser(store());
         const updated = await store().users.update(user.id, { name: 'New Name', emailVerified: false, custom: null, updatedAt: user.updatedAt + 10 });

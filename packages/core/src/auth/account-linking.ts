@@ -5,6 +5,13 @@ export interface LinkingOptions {
   /** Default false: every (issuer, subject) is its own user. */
   enabled?: boolean;
   /**
+   * Default false: linking needs an explicit action while signed in (`POST
+   * /auth/link/:issuer`). When true, a first sign-in with a new identity joins the one
+   * existing user with the same verified e-mail, if the issuer is authoritative for it;
+   * two or more such users, or none, make a new user as usual.
+   */
+  automatic?: boolean;
+  /**
    * E-mail domains a generic `oidc()` issuer is authoritative for, by issuer id (e.g. a
    * company's Okta for `example.com`). Google's rules are built in; a development issuer
    * is never authoritative.

@@ -431,6 +431,21 @@ export class AuthService {
       return { userId, session: null, returnTo: login.returnTo, newUser: false, linked: true };
     }
 
+    const autoLinked = await this.#autoLink(client.issuer, result, meta);
+    if (autoLinked !== null) {
+      await this.#keepIssuerTokens(autoLinked, result);
+      const session = await this.#createSession(autoLinked, result.issuer, meta);
+      await this.#deps.audit.record({
+        actorUserId: autoLinked,
+        action: 'auth.login.succeeded',
+        target: session.familyId,
+        outcome: 'success',
+        metadata: { issuer: result.issuer, sessionId: session.sessionId, newUser: false, linked: true },
+        ...meta,
+      });
+      return { userId: autoLinked, session, returnTo: login.returnTo, newUser: false, linked: true };
+    }
+
     const { user, created } = await this.#deps.users.findOrCreate(
       {
         issuer: result.issuer,
@@ -453,6 +468,46 @@ export class AuthService {
       ...meta,
     });
     return { userId: user.id, session, returnTo: login.returnTo, newUser: created, linked: false };
+  }
+
+  /**
+   * Automatic linking (`linking: { enabled: true, automatic: true }`): a new identity from
+   * an issuer authoritative for its verified e-mail joins the single existing user with
+   * that verified e-mail. Returns that user's id, or null to sign in as usual.
+   */
+  async #autoLink(issuer: OidcIssuerConfig, result: OidcLoginResult, meta: RequestMeta): Promise<string | null> {
+    if (this.#linking.enabled !== true || this.#linking.automatic !== true || !result.email) return null;
+    if (!isAuthoritativeForEmail(issuer, result, this.#linking)) return null;
+    if (await this.#deps.store.users.findByIdentity(result.issuer, result.subject)) return null;
+    const candidates = await this.#deps.store.users.findByVerifiedEmail(result.email);
+    if (candidates.length !== 1) return null;
+    const userId = candidates[0]!.id;
+    const now = this.#deps.clock.now();
+    const identityId = uuidv7(now);
+    try {
+      await this.#deps.store.users.addIdentity(userId, {
+        id: identityId,
+        userId,
+        issuer: result.issuer,
+        subject: result.subject,
+        email: result.email,
+        emailVerified: result.emailVerified,
+        createdAt: now,
+        lastLoginAt: now,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'conflict') return null; // a parallel first sign-in created it
+      throw error;
+    }
+    await this.#deps.audit.record({
+      actorUserId: userId,
+      action: 'auth.identity.linked',
+      target: identityId,
+      outcome: 'success',
+      metadata: { issuer: result.issuer, identityId },
+      ...meta,
+    });
+    return userId;
   }
 
   async #link(issuer: OidcIssuerConfig, userId: string, result: OidcLoginResult, request: ByokRequest, meta: RequestMeta): Promise<string> {

@@ -108,6 +108,12 @@ export interface UsersRepository {
    */
   createWithIdentity(user: UserRow, identity: IdentityRow): Promise<void>;
   get(userId: string): Promise<UserRow | undefined>;
+  /**
+   * Users whose e-mail is verified and equals `email` (case-insensitive), at most two —
+   * enough for automatic linking to tell "exactly one" from "ambiguous". Not user-scoped:
+   * only the auth service calls it, at sign-in, for an issuer authoritative for `email`.
+   */
+  findByVerifiedEmail(email: string): Promise<UserRow[]>;
   /** Updates the user's own row; `undefined` when no such user. */
   update(userId: string, patch: UserPatch): Promise<UserRow | undefined>;
   /** Adds an identity to an existing user (linking); `conflict` if (issuer, subject) is taken. */

@@ -29,6 +29,21 @@ export class KyselyUsersRepository implements UsersRepository {
     });
   }
 
+  findByVerifiedEmail(email: string): Promise<UserRow[]> {
+    const { db, tables } = this.#store;
+    return this.#store.guard(async () => {
+      const rows = await db
+        .selectFrom(tables.users)
+        .selectAll()
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
+        .where('email_verified', '=', flag(true))
+        .orderBy('id')
+        .limit(2)
+        .execute();
+      return rows.map(toUserRow);
+    });
+  }
+
   createWithIdentity(user: UserRow, identity: IdentityRow): Promise<void> {
     if (identity.userId !== user.id) {
       return Promise.reject(new ByokError('bad_request', 'The identity must belong to the user being created'));

@@ -23,6 +23,17 @@ export class MemoryUsersRepository implements UsersRepository {
     });
   }
 
+  findByVerifiedEmail(email: string): Promise<UserRow[]> {
+    const wanted = email.trim().toLowerCase();
+    return this.#store.run(() =>
+      [...this.#store.state.users.values()]
+        .filter((u) => u.emailVerified && u.email !== null && u.email.trim().toLowerCase() === wanted)
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .slice(0, 2)
+        .map((u) => ({ ...u })),
+    );
+  }
+
   createWithIdentity(user: UserRow, identity: IdentityRow): Promise<void> {
     return this.#store.run((w) => {
       const { users, identities } = this.#store.state;
