@@ -235,3 +235,4 @@ export { runKeysCommand } from './cli/keys-command';
 export type { KeysCommandContext } from './cli/keys-command';
 export { redisSessionRevocationBus, isRedisPubSubClient } from './auth/session-revocation-bus';
 export type { SessionRevocationBus, RedisPubSubClient, RedisSubscriber } from './auth/session-revocation-bus';
+export { crc32c } from './util/crc32c';

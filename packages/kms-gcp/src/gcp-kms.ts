@@ -2,6 +2,7 @@ import { KeyManagementServiceClient } from '@google-cloud/kms';
 import {
   ByokError,
   callKmsWithRetry,
+  crc32c,
   resolveKmsRetry,
   systemClock,
   type Clock,
@@ -12,7 +13,6 @@ import {
   type KmsKeyRef,
   type KmsRetryOptions,
 } from '@byok/core';
-import { crc32c } from './crc32c';
 
 type Int64Like = { value?: unknown } | null | undefined;
 

@@ -84,7 +84,7 @@ export function auditRowHash(prevHash: string, fields: AuditHashedFields): strin
  * @example
  * const intact = auditRowHash(row.prevHash, auditHashedFields(row)) === row.hash;
  */
-export function auditHashedFields(row: AuditRow): AuditHashedFields {
+export function auditHashedFields(row: AuditRow, metadata: Record<string, unknown> = JSON.parse(row.metadata) as Record<string, unknown>): AuditHashedFields {
   return {
     id: row.id,
     chain: row.chain,
@@ -94,7 +94,7 @@ export function auditHashedFields(row: AuditRow): AuditHashedFields {
     action: row.action,
     target: row.target,
     outcome: row.outcome,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    metadata,
     personalHmac: row.personalHmac,
   };
 }

@@ -1,6 +1,6 @@
 import { ByokError } from '../errors';
 import type { AuditHead, AuditRepository, AuditRow } from '../store/store';
-import { auditChainOwner, auditGenesisHash, auditPersonalHmac, auditRowHash } from './audit-chain';
+import { auditChainOwner, auditGenesisHash, auditHashedFields, auditPersonalHmac, auditRowHash } from './audit-chain';
 import {
   auditCheckpointKeyId,
   toCheckpointPublicKey,
@@ -234,18 +234,7 @@ async function verifyChain(
       if (canonical !== row.metadata) {
         return bad(row.seq, row.id, 'metadata_not_canonical', 'the stored metadata bytes are not the canonical form that was hashed');
       }
-      const fields = {
-        id: row.id,
-        chain: row.chain,
-        seq: row.seq,
-        at: row.at,
-        actorUserId: row.actorUserId,
-        action: row.action,
-        target: row.target,
-        outcome: row.outcome,
-        metadata: metadata as Record<string, unknown>,
-        personalHmac: row.personalHmac,
-      };
+      const fields = auditHashedFields(row, metadata as Record<string, unknown>);
       if (auditRowHash(row.prevHash, fields) !== row.hash || row.chain !== chain) {
         // Tell a renumbered row (reordering, or rows inserted before it) from an edited one.
         const movedFrom = row.chain === chain ? originalSeq(row, fields) : undefined;

@@ -482,9 +482,20 @@ export class AuthService {
     const candidates = await this.#deps.store.users.findByVerifiedEmail(result.email);
     if (candidates.length !== 1) return null;
     const userId = candidates[0]!.id;
-    const now = this.#deps.clock.now();
-    const identityId = uuidv7(now);
     try {
+      await this.#addLinkedIdentity(userId, result, meta);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'conflict') return null; // a parallel first sign-in created it
+      throw error;
+    }
+    return userId;
+  }
+
+  /** Adds the identity to the user and audits the link. */
+  async #addLinkedIdentity(userId: string, result: OidcLoginResult, meta: RequestMeta, existingIdentityId?: string): Promise<void> {
+    const now = this.#deps.clock.now();
+    const identityId = existingIdentityId ?? uuidv7(now);
+    if (existingIdentityId === undefined) {
       await this.#deps.store.users.addIdentity(userId, {
         id: identityId,
         userId,
@@ -495,9 +506,6 @@ export class AuthService {
         createdAt: now,
         lastLoginAt: now,
       });
-    } catch (error) {
-      if ((error as { code?: string }).code === 'conflict') return null; // a parallel first sign-in created it
-      throw error;
     }
     await this.#deps.audit.record({
       actorUserId: userId,
@@ -507,7 +515,6 @@ export class AuthService {
       metadata: { issuer: result.issuer, identityId },
       ...meta,
     });
-    return userId;
   }
 
   async #link(issuer: OidcIssuerConfig, userId: string, result: OidcLoginResult, request: ByokRequest, meta: RequestMeta): Promise<string> {
@@ -532,29 +539,7 @@ export class AuthService {
     }
     const existing = await this.#deps.store.users.findByIdentity(result.issuer, result.subject);
     if (existing && existing.user.id !== userId) return refuse('identity_in_use', 'that identity belongs to another account');
-    const now = this.#deps.clock.now();
-    let identityId = existing?.identity.id;
-    if (!existing) {
-      identityId = uuidv7(now);
-      await this.#deps.store.users.addIdentity(userId, {
-        id: identityId,
-        userId,
-        issuer: result.issuer,
-        subject: result.subject,
-        email: result.email,
-        emailVerified: result.emailVerified,
-        createdAt: now,
-        lastLoginAt: now,
-      });
-    }
-    await this.#deps.audit.record({
-      actorUserId: userId,
-      action: 'auth.identity.linked',
-      target: identityId ?? null,
-      outcome: 'success',
-      metadata: { issuer: result.issuer, identityId },
-      ...meta,
-    });
+    await this.#addLinkedIdentity(userId, result, meta, existing?.identity.id);
     return userId;
   }
 

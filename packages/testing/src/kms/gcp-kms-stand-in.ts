@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type * as GrpcJs from '@grpc/grpc-js';
-import { crc32c } from './crc32c';
+import { crc32c } from '@byok/core';
 import { KmsFaultQueue, type KmsStandInCalls, type KmsStandInFault } from './kms-faults';
 
 /** Options of {@link startGcpKmsStandIn}. */
