@@ -1,4 +1,4 @@
-import { createByok, type ByokOptions } from '../byok';
+import { createByok, type Byok, type ByokOptions } from '../byok';
 import { isByokError } from '../errors';
 import { runAuditVerify } from './audit-command';
 import { runKeysCommand } from './keys-command';
@@ -41,42 +41,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const { options } = await loadConfig(typeof flags.config === 'string' ? flags.config : undefined, io.cwd);
-    if (command === 'migrate') {
+    const known = command === 'migrate' || (command === 'audit' && sub === 'verify') || command === 'kms' || command === 'keys';
+    if (known) {
+      // Commands never migrate implicitly: `byok migrate` is the one that does.
       const byok = await createByok({ ...(options as ByokOptions), migrate: false });
       try {
-        if (flags.status) {
-          for (const m of await byok.store.migrationStatus()) {
-            io.stdout.write(`${m.appliedAt === null ? 'pending ' : 'applied '} ${m.name}${m.appliedAt === null ? '' : `  ${new Date(m.appliedAt).toISOString()}`}\n`);
-          }
-          return 0;
-        }
-        const report = await byok.store.migrate();
-        io.stdout.write(report.applied.length ? `applied ${report.applied.join(', ')}\n` : 'nothing to apply: the database is up to date\n');
-        return 0;
-      } finally {
-        await byok.close();
-      }
-    }
-    if (command === 'audit' && sub === 'verify') {
-      const byok = await createByok({ ...(options as ByokOptions), migrate: false });
-      try {
-        return await runAuditVerify(withoutConfigFlag(argv.slice(argv.indexOf('verify') + 1)), { store: byok.store, audit: byok.audit, stdout: io.stdout, stderr: io.stderr });
-      } finally {
-        await byok.close();
-      }
-    }
-    if (command === 'kms') {
-      const byok = await createByok({ ...(options as ByokOptions), migrate: false });
-      try {
-        return await runKmsCommand(withoutConfigFlag(argv.slice(argv.indexOf('kms') + 1)), { byok, stdout: io.stdout, stderr: io.stderr });
-      } finally {
-        await byok.close();
-      }
-    }
-    if (command === 'keys') {
-      const byok = await createByok({ ...(options as ByokOptions), migrate: false });
-      try {
-        return await runKeysCommand(withoutConfigFlag(argv.slice(argv.indexOf('keys') + 1)), { byok, stdout: io.stdout, stderr: io.stderr });
+        const rest = withoutConfigFlag(argv.slice(argv.indexOf(command === 'audit' ? 'verify' : command) + 1));
+        const out = { stdout: io.stdout, stderr: io.stderr };
+        if (command === 'migrate') return await runMigrate(byok, flags.status === true, io);
+        if (command === 'audit') return await runAuditVerify(rest, { store: byok.store, audit: byok.audit, ...out });
+        if (command === 'kms') return await runKmsCommand(rest, { byok, ...out });
+        return await runKeysCommand(rest, { byok, ...out });
       } finally {
         await byok.close();
       }
@@ -88,6 +63,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (process.env.DEBUG?.includes('byok') && !isByokError(error)) io.stderr.write(`${String((error as Error)?.stack ?? error)}\n`);
     return 1;
   }
+}
+
+async function runMigrate(byok: Byok, statusOnly: boolean, io: CliIo): Promise<number> {
+  if (statusOnly) {
+    for (const m of await byok.store.migrationStatus()) {
+      io.stdout.write(`${m.appliedAt === null ? 'pending ' : 'applied '} ${m.name}${m.appliedAt === null ? '' : `  ${new Date(m.appliedAt).toISOString()}`}\n`);
+    }
+    return 0;
+  }
+  const report = await byok.store.migrate();
+  io.stdout.write(report.applied.length ? `applied ${report.applied.join(', ')}\n` : 'nothing to apply: the database is up to date\n');
+  return 0;
 }
 
 /** `--config` is the CLI's own flag; subcommands never see it. */
