@@ -1,43 +1,53 @@
-import { createServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import { createByok } from '@byok/core';
-import { byokRouter } from '@byok/express';
-import express from 'express';
+import { isByokError } from '@byok/core';
+import { startExample } from './start-example';
 
 /**
- * The main example: an Express 5 host with byok mounted under /api.
+ * The main example: an Express 5 host with byok mounted under /api and a page at /.
  * `node scripts/run.mjs start` at the repository root installs, builds and starts it.
+ *
+ * Without configuration it runs in offline mode (development OpenID issuer, Gemini
+ * stand-in, generated master key in data/): loopback only, never with NODE_ENV=production.
+ * With GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, BYOK_MASTER_KEYS and PUBLIC_URL it signs
+ * in with Google and talks to the real Gemini API.
  */
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
+// A fixed issuer port keeps offline users the same across restarts (the issuer URL is part of their identity).
+const issuerPort = Number(process.env.DEV_ISSUER_PORT ?? (port === 0 ? 0 : port + 1));
 
-const byok = await createByok({
-  database: process.env.DATABASE_URL?.startsWith('postgres')
-    ? { postgres: process.env.DATABASE_URL }
-    : process.env.DATABASE_URL?.startsWith('mysql')
-      ? { mysql: process.env.DATABASE_URL }
-      : { sqlite: fileURLToPath(new URL('../data/byok.db', import.meta.url)) },
-  logger: {
-    info: (obj, msg) => console.log(msg ?? '', obj),
-    warn: (obj, msg) => console.warn(msg ?? '', obj),
-    error: (obj, msg) => console.error(msg ?? '', obj),
-  },
-});
+let example;
+try {
+  example = await startExample({
+    port,
+    host,
+    issuerPort,
+    env: process.env,
+    logger: {
+      info: (obj, msg) => console.log(msg ?? '', obj),
+      warn: (obj, msg) => console.warn(msg ?? '', obj),
+      error: (obj, msg) => console.error(msg ?? '', obj),
+    },
+  });
+} catch (error) {
+  const message = isByokError(error) || error instanceof Error ? error.message : String(error);
+  console.error(`byok example did not start: ${message}`);
+  process.exit(1);
+}
 
-const app = express();
-app.disable('x-powered-by');
-app.use('/api', byokRouter(byok));
-app.use(express.static(fileURLToPath(new URL('../public', import.meta.url))));
+console.log(`byok example (Express) listening on ${example.url}`);
+console.log(`  API under ${example.url}/api — OpenAPI at ${example.url}/api/openapi.json`);
+if (example.offline) {
+  console.log('  OFFLINE MODE: development sign-in, Gemini stand-in, generated master key (not for production)');
+  console.log(`  dev issuer ${example.offline.issuer.issuer} — sign in as ${example.offline.issuer.users.map((u) => u.sub).join(' or ')}`);
+  console.log(`  Gemini stand-in ${example.offline.gemini.url} — accepts keys starting with AIza, e.g. ${example.offline.sampleKey}`);
+  console.log(`  master-key file ${example.offline.keyFile}`);
+} else {
+  console.log(`  Google sign-in: register ${example.url}/api/auth/callback/google as an authorized redirect URI`);
+}
 
-const server = createServer(app);
-server.listen(port, host, () => {
-  console.log(`byok example (Express) listening on http://${host}:${port}`);
-  console.log(`  API under http://${host}:${port}/api — OpenAPI at /api/openapi.json`);
-});
-
+const running = example;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    server.close();
-    void byok.close().then(() => process.exit(0));
+    void running.close().then(() => process.exit(0));
   });
 }
