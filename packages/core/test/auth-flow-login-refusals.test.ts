@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoginStateSealer } from '@byok/core';
+import { google, LoginStateSealer } from '@byok/core';
 import type { Byok, ByokResponse } from '@byok/core';
 import { driveLogin, startDevIssuer } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';
@@ -235,25 +235,34 @@ for (const backend of BACKENDS) {
       }
     });
 
-    it('automatic linking (opt-in) joins only an authoritative issuer’s verified e-mail to the one matching user', async () => {
+    it('automatic linking (opt-in) joins a new identity only to a user who already holds an authoritative one for that e-mail', async () => {
       const issuers = [devIssuer(primary, 'dev'), googleLike(primary, 'gdev'), { ...devIssuer(other, 'other'), kind: 'oidc' as const }];
-      const auto = await makeByok(await db.options(), issuers, { linking: { enabled: true, automatic: true } });
+      const auto = await makeByok(await db.options(), issuers, {
+        linking: { enabled: true, automatic: true, authoritativeDomains: { other: ['corp.example'] } },
+      });
       try {
         const idOf = async (b: Browser) => ((await b.request('GET', '/me')).body as { id: string }).id;
-        // Google vouches for a gmail.com address: the new identity joins the existing user.
+        // "other" is authoritative for corp.example, Google (hd = corp.example) too: Dave's identities join.
         const first = new Browser(auto);
-        await first.signIn('other', 'carol-o');
-        const carolId = await idOf(first);
+        await first.signIn('other', 'dave-o');
+        const daveId = await idOf(first);
         const second = new Browser(auto);
-        expect((await second.signIn('gdev', 'carol-g')).status).toBe(303);
-        expect(await idOf(second)).toBe(carolId);
-        expect((await auto.audit.list(carolId, { actions: ['auth.identity.linked'] })).items).toHaveLength(1);
-        // A generic issuer asserting the victim's Google address is not authoritative: a separate user.
-        const victim = new Browser(auto);
-        await victim.signIn('gdev', 'vic-g');
+        expect((await second.signIn('gdev', 'dave-g')).status).toBe(303);
+        expect(await idOf(second)).toBe(daveId);
+        expect((await auto.audit.list(daveId, { actions: ['auth.identity.linked'] })).items).toHaveLength(1);
+        // Pre-claiming: an issuer NOT authoritative for gmail.com asserts the victim's address
+        // first; the victim's later Google sign-in must not join the attacker's account.
         const attacker = new Browser(auto);
         await attacker.signIn('other', 'mallory');
-        expect(await idOf(attacker)).not.toBe(await idOf(victim));
+        const victim = new Browser(auto);
+        await victim.signIn('gdev', 'vic-g');
+        expect(await idOf(victim)).not.toBe(await idOf(attacker));
+        // Carol likewise: her first account came from a non-authoritative issuer.
+        const c1 = new Browser(auto);
+        await c1.signIn('other', 'carol-o');
+        const c2 = new Browser(auto);
+        await c2.signIn('gdev', 'carol-g');
+        expect(await idOf(c2)).not.toBe(await idOf(c1));
         // The development issuer never links.
         const a1 = new Browser(auto);
         await a1.signIn('other', 'alice-o');
@@ -263,6 +272,30 @@ for (const backend of BACKENDS) {
       } finally {
         await auto.close();
       }
+    });
+
+    it('enforces a Google Workspace domain on the ID token, not only as a request hint', async () => {
+      expect(google({ clientId: 'c', clientSecret: 's', hostedDomain: 'Corp.Example' }).requiredHostedDomain).toBe('corp.example');
+      const workspace = await makeByok(await db.options(), [{ ...googleLike(primary, 'gdev'), requiredHostedDomain: 'corp.example' }]);
+      try {
+        const member = new Browser(workspace);
+        expect((await member.signIn('gdev', 'dave-g')).status).toBe(303);
+        const outsider = new Browser(workspace);
+        const res = await outsider.request('GET', await driveLogin((await outsider.request('GET', '/auth/login/gdev')).redirect!, { login: 'carol-g' }));
+        expect(reason(res)).toBe('hosted_domain_mismatch');
+        expect((await outsider.request('GET', '/me')).status).toBe(401);
+      } finally {
+        await workspace.close();
+      }
+    });
+
+    it('a forged callback with a wrong state does not use up the browser’s login', async () => {
+      const browser = new Browser(byok);
+      const callback = await driveLogin(await start(browser), { login: 'alice' });
+      const forged = await browser.request('GET', '/auth/callback/dev?code=forged&state=forged');
+      expect(reason(forged)).toBe('state_mismatch');
+      const real = await browser.request('GET', callback);
+      expect(real.status).toBe(303);
     });
 
     it('linking is off by default; when on it needs the signed-in user, an authoritative issuer and matching verified e-mails', async () => {

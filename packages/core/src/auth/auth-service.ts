@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { SessionRevocationBus } from './session-revocation-bus';
 import { ByokError, isByokError } from '../errors';
 import { parseCookieHeader } from '../http/cookies';
@@ -132,6 +133,11 @@ export interface LoginCompletion {
 const NO_META: RequestMeta = { ip: null, userAgent: null };
 const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
+/** Constant-time equality of two secret strings (hashed first, so lengths leak nothing). */
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
 /** The `kid` of a JWT's protected header (already verified when this is called). */
 function tokenKid(token: string): string | undefined {
   try {
@@ -171,6 +177,8 @@ export class AuthService {
   readonly #strictCacheMs: number | null;
   readonly #strictCache = new Map<string, { ok: boolean; until: number }>();
   readonly #verifiedTokens = new Map<string, { claims: AccessTokenClaims; kid: string }>();
+  /** Bumped by every revocation; a session lookup that overlapped one is not cached. */
+  #revocations = 0;
   readonly #verifiedTokenCacheSize: number;
   readonly #linking: LinkingOptions;
   readonly #storeIssuerTokens: boolean;
@@ -337,6 +345,7 @@ export class AuthService {
 
   /** Sessions were revoked here: drop this instance's strict cache and tell the others. */
   #sessionsRevoked(): void {
+    this.#revocations++;
     this.#strictCache.clear();
     if (this.#strictCacheMs !== null) void this.#deps.revocationBus?.publish();
   }
@@ -353,10 +362,13 @@ export class AuthService {
     if (cached && cached.until > now) {
       ok = cached.ok;
     } else {
+      const generation = this.#revocations;
       const row = await this.#deps.repositories.authSessions.findById(sid);
       ok = row !== undefined && row.userId === userId && row.revokedAt === null && row.expiresAt > now;
-      if (this.#strictCache.size > 10_000) this.#strictCache.clear();
-      this.#strictCache.set(sid, { ok, until: now + this.#strictCacheMs! });
+      if (generation === this.#revocations) {
+        if (this.#strictCache.size > 10_000) this.#strictCache.clear();
+        this.#strictCache.set(sid, { ok, until: now + this.#strictCacheMs! });
+      }
     }
     if (!ok) throw new ByokError('unauthenticated', 'This session has been signed out');
   }
@@ -417,9 +429,16 @@ export class AuthService {
     try {
       const cookies = request.cookies ?? parseCookieHeader(request.headers.cookie);
       login = this.#loginStates.open(cookies[this.cookies.login], issuerId, now);
+      // A forged callback (wrong state) must not use up this browser's login.
+      const returnedState = new URLSearchParams(request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '').get('state') ?? '';
+      if (!sameSecret(returnedState, login.state)) throw new ByokError('login_failed', 'Sign-in failed: state mismatch', { details: { reason: 'state_mismatch' } });
       const marker = await this.#deps.usedOnce.hit(`login_state:${stateHandle(login.state)}`, this.#loginTtlMs, 1);
       if (!marker.allowed) throw new ByokError('login_failed', 'Sign-in failed: this login was already used', { details: { reason: 'state_reused' } });
       result = await client.finishLogin(request.url, login);
+      const requiredHd = client.issuer.requiredHostedDomain;
+      if (requiredHd !== undefined && result.hostedDomain?.toLowerCase() !== requiredHd) {
+        throw new ByokError('login_failed', 'Sign-in failed: this account is not in the allowed domain', { details: { reason: 'hosted_domain_mismatch' } });
+      }
     } catch (error) {
       await this.#auditFailure(client.issuer, reasonOf(error), 'callback', meta, login?.linkUserId ?? null);
       throw error;
@@ -482,6 +501,17 @@ export class AuthService {
     const candidates = await this.#deps.store.users.findByVerifiedEmail(result.email);
     if (candidates.length !== 1) return null;
     const userId = candidates[0]!.id;
+    // users.email follows whichever issuer signed in last; only an identity the user holds
+    // from an issuer authoritative for this address proves the mailbox is theirs.
+    const vouched = (await this.#deps.store.users.listIdentities(userId)).some((identity) => {
+      const config = this.#byIssuerUrl.get(identity.issuer)?.issuer;
+      return (
+        config !== undefined &&
+        sameEmail(identity.email, result.email) &&
+        isAuthoritativeForEmail(config, { email: identity.email, emailVerified: identity.emailVerified, hostedDomain: null }, this.#linking)
+      );
+    });
+    if (!vouched) return null;
     try {
       await this.#addLinkedIdentity(userId, result, meta);
     } catch (error) {

@@ -15,6 +15,11 @@ export interface OidcIssuerConfig {
   readonly scopes: readonly string[];
   /** Extra authorization request parameters (e.g. Google's `hd`, `access_type`). */
   readonly authorizationParams: Readonly<Record<string, string>>;
+  /**
+   * Sign-in is refused unless the ID token's `hd` claim equals this (Google Workspace):
+   * the `hd` request parameter is only a hint the user can edit.
+   */
+  readonly requiredHostedDomain?: string;
 }
 
 /** Options for {@link google}. */
@@ -23,7 +28,10 @@ export interface GoogleIssuerOptions {
   clientSecret: string;
   /** Default `['openid', 'email', 'profile']`. */
   scopes?: string[];
-  /** Restrict the account chooser to a Workspace domain (a hint; check `hd` after login). */
+  /**
+   * Only accounts of this Google Workspace domain may sign in: the account chooser is
+   * narrowed with `hd`, and the ID token's `hd` claim is checked at the callback.
+   */
   hostedDomain?: string;
   /** Ask for a Google refresh token (`access_type=offline`, `prompt=consent`). */
   offline?: boolean;
@@ -52,6 +60,7 @@ export function google(options: GoogleIssuerOptions): OidcIssuerConfig {
     clientSecret: options.clientSecret,
     scopes: withOpenid(options.scopes ?? ['openid', 'email', 'profile']),
     authorizationParams: Object.freeze(params),
+    ...(options.hostedDomain ? { requiredHostedDomain: options.hostedDomain.toLowerCase() } : {}),
   });
 }
 
