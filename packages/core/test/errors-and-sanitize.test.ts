@@ -61,8 +61,26 @@ describe('sanitize', () => {
     expect(input.apiKey).toBe('a'); // never mutates
   });
 
-  it('keeps byok error codes under `code`', () => {
+  it('keeps byok error codes under `code`, but not code-shaped OAuth codes', () => {
     expect(sanitize({ code: 'not_found' })).toEqual({ code: 'not_found' });
+    expect(sanitize({ code: 'abc123def456' })).toEqual({ code: '[redacted]' });
+  });
+
+  it('removes KMS, AWS and JWK secrets and Google OAuth tokens', () => {
+    const out = sanitize({
+      keys: '1:AAAA',
+      BYOK_MASTER_KEYS: '1:AAAA',
+      secretAccessKey: 'aws',
+      accessKeyId: 'AKIDEXAMPLE',
+      jwk: { kty: 'OKP', crv: 'Ed25519', x: 'public', d: 'private' },
+      note: 'token ya29.a0AfH6SMBx3-abcdefghijklmnopqrstuv and 1//0gAbCdEfGhIjKlMnOpQrStUv and {"apiKey":"sk-live-secret-value"}',
+    }) as any;
+    expect(out.keys).toBe('[redacted]');
+    expect(out.BYOK_MASTER_KEYS).toBe('[redacted]');
+    expect(out.secretAccessKey).toBe('[redacted]');
+    expect(out.accessKeyId).toBe('AKIDEXAMPLE');
+    expect(out.jwk).toEqual({ kty: 'OKP', crv: 'Ed25519', x: 'public', d: '[redacted]' });
+    for (const secret of ['ya29.a0AfH6SMBx3', '1//0gAbCdEf', 'sk-live-secret-value']) expect(out.note).not.toContain(secret);
   });
 
   it('masks secrets by shape wherever they appear', () => {

@@ -73,12 +73,13 @@ describe('RateLimiter', () => {
     await limiter.check('key_test', { userId: 'u' });
   });
 
-  it('skips dimensions it has no value for, and classes turned off', async () => {
+  it('skips classes turned off, and counts every request of an unknown peer in one shared bucket', async () => {
     const { limiter } = memoryLimiter({ limits: { refresh: false, login_callback: { perIp: 1 } } });
     for (let i = 0; i < 500; i++) await limiter.check('refresh', { ip: '203.0.113.9', userId: 'u' });
     expect(limiter.rule('refresh')).toBe(false);
     await limiter.check('login_callback', { ip: null, userId: null });
-    await limiter.check('login_callback', { ip: null, userId: null });
+    await expect(limiter.check('login_callback', { ip: null, userId: null })).rejects.toMatchObject({ code: 'rate_limited' });
+    await limiter.check('login_callback', { ip: '203.0.113.10', userId: null });
   });
 
   it('refuses unknown classes and bad limits', async () => {

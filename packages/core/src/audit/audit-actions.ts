@@ -41,7 +41,7 @@ export const auditActions = defineAuditActions({
     messages: count.optional(),
     bytes: count.optional(),
   }),
-  'user.data_deleted': z.object({ sessions: count.optional(), messages: count.optional(), keys: count.optional() }),
+  'user.data_deleted': z.object({ sessions: count.optional(), messages: count.optional(), providerKeys: count.optional() }),
   'preferences.updated': z.object({ fields: fieldNames.optional() }),
   'auth.login.succeeded': z.object({
     issuer: issuer.optional(),

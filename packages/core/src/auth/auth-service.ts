@@ -719,21 +719,26 @@ export class AuthService {
       userAgent: meta.userAgent?.slice(0, 512) ?? row.userAgent,
       ip: meta.ip?.slice(0, 64) ?? row.ip,
     };
-    const rotated = await this.#deps.repositories.authSessions.rotate(row.id, row.refreshHash, next, now);
+    // Sign first, then rotate and audit in one transaction: once the rotation commits,
+    // nothing can fail before the client gets its new tokens (a lost response would make
+    // its retry look like reuse and sign the family out).
+    const tokens = await this.#tokensFor(next, token);
+    const rotated = await this.#deps.store.transaction(async (tx) => {
+      const result = await tx.authSessions.rotate(row.id, row.refreshHash, next, now);
+      if (result.ok) {
+        await this.#deps.audit.record(
+          { actorUserId: row.userId, action: 'auth.refresh', target: row.familyId, outcome: 'success', metadata: { sessionId: next.id, familyId: row.familyId }, ...meta },
+          tx,
+        );
+      }
+      return result;
+    });
     if (!rotated.ok) {
       const again = await this.#deps.repositories.authSessions.findById(row.id);
       if (again && again.revokedAt === null && again.rotatedAt !== null) return this.#reused(again, now, meta);
       throw new ByokError('unauthenticated', 'This session has been signed out');
     }
-    await this.#deps.audit.record({
-      actorUserId: row.userId,
-      action: 'auth.refresh',
-      target: row.familyId,
-      outcome: 'success',
-      metadata: { sessionId: next.id, familyId: row.familyId },
-      ...meta,
-    });
-    return this.#tokensFor(next, token);
+    return tokens;
   }
 
   async #reused(row: AuthSessionRow, now: number, meta: RequestMeta): Promise<never> {

@@ -29,13 +29,30 @@ const SECRET_NAMES = new Set([
   'plaintext',
   'masterkey',
   'masterkeys',
+  'byokmasterkeys',
+  'keys',
   'datakey',
+  'dek',
+  'secretaccesskey',
+  'sessiontoken',
+  'signingkey',
+  // private members of a JWK
+  'd',
+  'k',
+  'p',
+  'q',
+  'dp',
+  'dq',
+  'qi',
 ]);
 
-const SECRET_SUFFIXES = ['token', 'secret', 'password', 'apikey', 'privatekey'];
+const SECRET_SUFFIXES = ['token', 'secret', 'password', 'apikey', 'privatekey', 'secretkey', 'accesskey', 'signingkey'];
 
-/** `code` is also the name byok gives its error codes; those (snake_case words) are kept. */
-const ERROR_CODE_SHAPE = /^[a-z][a-z0-9_]{1,40}$/;
+/**
+ * `code` is also the name byok gives its error codes; those (lower-case words joined by
+ * underscores, no digits) are kept. OAuth codes carry digits, capitals or punctuation.
+ */
+const ERROR_CODE_SHAPE = /^[a-z]{2,20}(?:_[a-z]{2,20}){0,4}$/;
 
 const SHAPES: Array<[RegExp, string]> = [
   // secrets carried in query strings or form bodies
@@ -44,8 +61,13 @@ const SHAPES: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, `$1 ${REDACTED}`],
   // JWTs (header.payload.signature, base64url)
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  // secrets inside JSON text carried in a string
+  [/("(?:api_?key|apikey|token|access_token|id_token|refresh_token|secret|client_secret|password|code_verifier|private_key)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, `$1"${REDACTED}"`],
   // Google API keys
   [/\bAIza[0-9A-Za-z_-]{30,}/g, REDACTED],
+  // Google OAuth access and refresh tokens
+  [/\bya29\.[0-9A-Za-z_.-]{20,}/g, REDACTED],
+  [/(^|[^0-9A-Za-z])1\/\/[0-9A-Za-z_-]{20,}/g, `$1${REDACTED}`],
   // OpenAI-style keys
   [/\bsk-[A-Za-z0-9_-]{16,}/g, REDACTED],
   // byok's own tokens (refresh tokens, state cookies): byok_<kind>_<...>

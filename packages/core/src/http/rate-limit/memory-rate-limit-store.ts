@@ -100,8 +100,12 @@ export class MemoryRateLimitStore implements RateLimitStore, ConcurrencyStore {
     if (map.size < this.#maxKeys) return;
     let dropped = 0;
     for (const key of map.keys()) {
-      if (dropped++ >= excess) break;
+      if (dropped >= excess) break;
+      // Single-use markers (a spent login state) must outlive their window, or a flood of
+      // other keys would make a used login replayable; they expire on their own.
+      if (key.startsWith('login_state:')) continue;
       map.delete(key);
+      dropped++;
     }
   }
 }

@@ -118,8 +118,11 @@ export class RateLimiter {
     const rule = this.#rules[cls as RateLimitClass];
     if (rule === false) return;
     const hits: Array<Promise<RateLimitResult>> = [];
-    if (rule.perIp !== null && subject.ip) {
-      hits.push(this.#store.hit(`${cls}:ip:${rateLimitBucket(subject.ip)}`, rule.windowMs, rule.perIp));
+    if (rule.perIp !== null) {
+      // An unknown peer (a unix socket, a proxy that hides it) is not a free pass: all such
+      // requests share one bucket, so the limit fails closed.
+      const bucket = subject.ip ? rateLimitBucket(subject.ip) : 'unknown';
+      hits.push(this.#store.hit(`${cls}:ip:${bucket}`, rule.windowMs, rule.perIp));
     }
     if (rule.perUser !== null && subject.userId) {
       hits.push(this.#store.hit(`${cls}:user:${subject.userId}`, rule.windowMs, rule.perUser));
