@@ -54,6 +54,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
   let dialect: SqlDialect;
   let close: () => Promise<void>;
   let readNow: OpenedDatabase['readNow'];
+  let preparedQuery: OpenedDatabase['preparedQuery'];
   if (isKysely(database)) {
     db = database.withoutPlugins();
     dialect = options.dialect ?? detectDialect(database);
@@ -65,6 +66,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
     db = opened.db;
     dialect = opened.dialect;
     readNow = opened.readNow;
+    preparedQuery = opened.preparedQuery;
     let closed = false;
     close = async () => {
       if (closed) return;
@@ -74,7 +76,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
   }
 
   const migrator = new Migrator({ db, dialect, prefix, clock, migrations });
-  const store = new KyselyStore({ db, dialect, prefix, migrator, close, ...(readNow ? { readNow } : {}) });
+  const store = new KyselyStore({ db, dialect, prefix, migrator, close, ...(readNow ? { readNow } : {}), ...(preparedQuery ? { preparedQuery } : {}) });
   if (options.migrate ?? true) {
     try {
       await store.migrate();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Compilable, type Kysely } from 'kysely';
 import type { AuditRow } from '../store';
 import type { SqlDialect } from './connect';
@@ -18,7 +19,15 @@ export class AuditAppendStatements {
   readonly #write: Template[];
   readonly #writePersonal: Template[];
 
-  constructor(db: Kysely<any>, dialect: SqlDialect, t: TableNames) {
+  readonly #prepared: ((name: string, text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>) | undefined;
+
+  constructor(
+    db: Kysely<any>,
+    dialect: SqlDialect,
+    t: TableNames,
+    prepared?: (name: string, text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>,
+  ) {
+    this.#prepared = prepared;
     this.#dialect = dialect;
     this.#tables = t;
     const row = fromAuditRow(sentinelRow());
@@ -151,7 +160,9 @@ export class AuditAppendStatements {
       row.id, row.chain, row.seq, row.prevHash, row.hash, row.at, row.actorUserId, row.action, row.target, row.outcome, row.metadata, row.personalHmac, prev.seq,
     ];
     if (personal) params.push(personal.ip, personal.userAgent);
-    const { rows } = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, params));
+    const rows = this.#prepared
+      ? await this.#prepared(q.names.get(sql)!, sql, params)
+      : (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, params))).rows;
     const ok = Number(rows[0]?.n ?? 0) === 1;
     if (ok) {
       if (this.#knownHeads.size >= 10_000) this.#knownHeads.clear();
@@ -175,6 +186,8 @@ export class AuditAppendStatements {
 }
 
 interface PgAppendSql {
+  /** Statement name per SQL text, for server-side prepared statements. */
+  names: Map<string, string>;
   readHead: string;
   create: string;
   createWithPersonal: string;
@@ -194,13 +207,18 @@ function pgAppendSql(t: TableNames): PgAppendSql {
   const advance = `WITH h AS (UPDATE ${q(t.auditHeads)} SET last_seq = $3::bigint, last_hash = $5::varchar
     WHERE chain = $2::varchar AND last_seq = $13::bigint AND last_hash = $4::varchar RETURNING 1), ${insertRow}`;
   const count = ' SELECT count(*)::int AS n FROM r';
-  return {
+  const statements = {
     readHead: `SELECT last_seq, last_hash FROM ${q(t.auditHeads)} WHERE chain = $1`,
     create: create + count,
     createWithPersonal: create + insertPersonal + count,
     advance: advance + count,
     advanceWithPersonal: advance + insertPersonal + count,
   };
+  // Names carry a hash of the text: two stores with different prefixes never collide.
+  const names = new Map(
+    Object.entries(statements).map(([kind, text]) => [text, `byok_audit_${kind}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`]),
+  );
+  return { names, ...statements };
 }
 
 const SENTINEL = '\u0000byok-param:';

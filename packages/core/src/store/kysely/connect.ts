@@ -15,11 +15,22 @@ export interface ConnectOptions {
   poolSize?: number;
   /** SQLite busy timeout in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * PostgreSQL: run byok's hottest statement (the audit append) as a named, server-side
+   * prepared statement. Default true; set false behind a pooler that cannot keep them
+   * (PgBouncer in transaction mode before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 export interface OpenedDatabase {
   db: Kysely<any>;
   dialect: SqlDialect;
+  /**
+   * PostgreSQL opened by byok: runs a named (server-side prepared) statement outside any
+   * transaction, so a hot statement is parsed and planned once per connection.
+   */
+  preparedQuery?: (name: string, text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
   /** SQLite opened by byok: a synchronous read when the connection is idle (see ByokSqliteDialect). */
   readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
 }
@@ -65,7 +76,13 @@ export async function connectDatabase(config: DatabaseConfig, options: ConnectOp
     // 'error' on the pool; pg discards that client and the next query opens a fresh one.
     // Without a listener the event would crash the host process.
     pool.on('error', () => undefined);
-    return { db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+    return {
+      db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      ...(options.preparedStatements === false
+        ? {}
+        : { preparedQuery: async (name: string, text: string, values: readonly unknown[]) => (await pool.query({ name, text, values: values as unknown[] })).rows }),
+    };
   }
   if ('mysql' in config) {
     const mysql = await importPeer<typeof import('mysql2')>('mysql2');

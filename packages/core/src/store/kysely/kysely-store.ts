@@ -32,6 +32,8 @@ export interface KyselyStoreShared {
   migrator: Migrator;
   /** Destroys the database when byok opened it; nothing for a host's Kysely. */
   close(): Promise<void>;
+  /** Named prepared statements outside transactions (PostgreSQL opened by byok only). */
+  preparedQuery?: (name: string, text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
   /** Synchronous idle-connection read (SQLite opened by byok only). */
   readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
   /** Compiled on first append, then reused by every store bound to this database. */
@@ -131,7 +133,7 @@ export class KyselyStore implements Store {
 
   /** The audit append's precompiled statements (internal). */
   get appendStatements(): AuditAppendStatements {
-    return (this.#shared.appendStatements ??= new AuditAppendStatements(this.#shared.db, this.sqlDialect, this.tables));
+    return (this.#shared.appendStatements ??= new AuditAppendStatements(this.#shared.db, this.sqlDialect, this.tables, this.#shared.preparedQuery));
   }
 
   migrate(): Promise<MigrationReport> {
