@@ -99,7 +99,6 @@ class GeminiStandIn extends StandInBase {
 
   /** Plays faults that replace the whole answer; returns true when it did. */
   private async playRequestFault(ctx: StandInContext, fault: StandInFault, key: string): Promise<boolean> {
-    const streaming = ctx.log.route === 'stream';
     switch (fault.kind) {
       case 'rate-limit': {
         const seconds = fault.retryAfterSeconds ?? 29;
@@ -151,16 +150,8 @@ class GeminiStandIn extends StandInBase {
       case 'bad-request':
         this.sendJson(ctx, 400, googleError(400, 'INVALID_ARGUMENT', fault.message ?? 'Request contains an invalid argument.'));
         return true;
-      case 'reset':
-        if (streaming && fault.afterChunks) return false;
-        ctx.log.resetByServer = true;
-        ctx.req.socket.destroy();
-        return true;
-      case 'hang':
-        return !(streaming && fault.afterChunks);
-      case 'safety':
-      case 'stream-error':
-        return false;
+      default:
+        return this.playTransportFault(ctx, fault);
     }
   }
 

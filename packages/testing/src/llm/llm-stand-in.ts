@@ -288,6 +288,26 @@ export abstract class StandInBase implements LlmStandIn {
     });
   }
 
+  /**
+   * Faults that are the same on every API: a reset connection and a hang replace the
+   * answer (unless they are set to strike mid-stream); safety blocks and stream errors
+   * are played by the API's own streaming code. Returns true when the answer is handled.
+   */
+  protected playTransportFault(ctx: StandInContext, fault: StandInFault): boolean {
+    const midStream = ctx.log.route === 'stream' && 'afterChunks' in fault && fault.afterChunks !== undefined && fault.afterChunks > 0;
+    switch (fault.kind) {
+      case 'reset':
+        if (midStream) return false;
+        ctx.log.resetByServer = true;
+        ctx.req.socket.destroy();
+        return true;
+      case 'hang':
+        return !midStream;
+      default:
+        return false;
+    }
+  }
+
   protected sendJson(ctx: StandInContext, status: number, body: unknown, headers: Record<string, string> = {}): void {
     if (ctx.res.destroyed) return;
     ctx.log.status = status;

@@ -107,7 +107,6 @@ class OpenAiStandIn extends StandInBase {
   }
 
   private async playRequestFault(ctx: StandInContext, fault: StandInFault, key: string): Promise<boolean> {
-    const streaming = ctx.log.route === 'stream';
     switch (fault.kind) {
       case 'rate-limit': {
         const seconds = fault.retryAfterSeconds ?? 20;
@@ -142,16 +141,8 @@ class OpenAiStandIn extends StandInBase {
       case 'bad-request':
         this.sendJson(ctx, 400, openAiError(fault.message ?? "Invalid value for 'temperature'.", 'invalid_request_error', null, 'temperature'));
         return true;
-      case 'reset':
-        if (streaming && fault.afterChunks) return false;
-        ctx.log.resetByServer = true;
-        ctx.req.socket.destroy();
-        return true;
-      case 'hang':
-        return !(streaming && fault.afterChunks);
-      case 'safety':
-      case 'stream-error':
-        return false;
+      default:
+        return this.playTransportFault(ctx, fault);
     }
   }
 
