@@ -106,14 +106,14 @@ export async function run(): Promise<Figure[]> {
   const database = await createTestDatabase('sqlite');
   const byok = await createByok({ database: database.config, kms: localKms({ keys: MASTER }), providers: [gemini({ baseUrl: standIn.url })] });
   const { user } = await byok.users.findOrCreate({ issuer: 'https://bench.test', subject: 'bench' });
-  await byok.vault.setKey(user.id, 'gemini', SECRET);
+  await byok.keyVault.setKey(user.id, 'gemini', SECRET);
   const file = (database.config as { sqlite: string }).sqlite;
   const raw = new Database(file, { readonly: true });
   raw.pragma('journal_mode = WAL');
   // the columns withKey needs: which row, whose, its status and the sealed value
   const select = raw.prepare('SELECT id, user_id, provider, status, sealed FROM byok_provider_keys WHERE user_id = ? AND provider = ?');
   const withKey = await compare(
-    () => perOp(OPS / 4, () => byok.vault.withKey(user.id, 'gemini', (k) => k.length)),
+    () => perOp(OPS / 4, () => byok.keyVault.withKey(user.id, 'gemini', (k) => k.length)),
     () =>
       perOp(OPS / 4, () => {
         const row = select.get(user.id, 'gemini') as { sealed: string; status: string };

@@ -22,9 +22,9 @@ import { localKms } from './kms/local-kms';
 import { lazyKms } from './kms/lazy-kms';
 import type { LlmProvider } from './llm/llm-provider';
 import type { DekCacheOptions } from './vault/dek-cache';
-import { ProviderKeysService, type ProviderKeysOptions } from './vault/provider-keys-service';
+import { KeyVault, type KeyVaultOptions } from './vault/key-vault';
 import { createSealer, type Sealer } from './vault/sealer';
-import { vaultOperations } from './vault/vault-operations';
+import { keyVaultOperations } from './vault/key-vault-operations';
 import { authOperations } from './auth/auth-operations';
 import { createAuthCapability, type ByokAuthOptions } from './auth/auth-capability';
 import type { AuthService } from './auth/auth-service';
@@ -54,7 +54,8 @@ export interface ByokOptions {
   kms?: KmsDriver | KmsDriver[];
   /** Model providers users can store keys for: `gemini()`, `openaiCompatible({...})`. */
   providers?: LlmProvider[];
-  vault?: ProviderKeysOptions & { cache?: DekCacheOptions | false };
+  /** The key vault: validation policy and the data-key cache. */
+  keyVault?: KeyVaultOptions & { cache?: DekCacheOptions | false };
   users?: Omit<UsersOptions, 'beforeUserCreate'>;
   hooks?: Pick<UsersOptions, 'beforeUserCreate'>;
   audit?: { actions?: AuditActionRegistry; checkpoints?: AuditCheckpointOptions };
@@ -85,7 +86,7 @@ export interface Byok {
   /** Rate limits per operation class, per IP and per user (and chat stream leases). */
   readonly rateLimiter: RateLimiter;
   /** Users' model API keys: validated, sealed, write-only. */
-  readonly vault: ProviderKeysService;
+  readonly keyVault: KeyVault;
   /** Envelope encryption under the configured KMS (also for host secrets). */
   readonly sealer: Sealer;
   readonly http: HttpSurface;
@@ -123,10 +124,10 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
   });
   const sealer = createSealer({
     kms: options.kms ?? (options.providers?.length ? localKms() : lazyKms(() => localKms(), 'local')),
-    ...(options.vault?.cache !== undefined ? { cache: options.vault.cache } : {}),
+    ...(options.keyVault?.cache !== undefined ? { cache: options.keyVault.cache } : {}),
   });
   const users = new UsersService(store, audit, events, clock, { ...options.users, ...options.hooks }, sealer);
-  const vault = new ProviderKeysService(store, sealer, options.providers ?? [], audit, clock, options.vault);
+  const keyVault = new KeyVault({ store, sealer, audit, clock, providers: options.providers ?? [], ...(options.keyVault ? { options: options.keyVault } : {}) });
 
   const authCapability = await createAuthCapability(options.auth, { store, repositories: store, users, audit, sealer, clock, logger });
   const { auth, rateLimiter } = authCapability;
@@ -137,7 +138,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     clientIp: options.http?.clientIp ?? authCapability.clientIp,
     logger,
   });
-  for (const op of [...usersOperations(users), ...auditOperations(audit), ...vaultOperations(vault), ...(auth ? authOperations(auth) : [])]) http.add(op);
+  for (const op of [...usersOperations(users), ...auditOperations(audit), ...keyVaultOperations(keyVault), ...(auth ? authOperations(auth) : [])]) http.add(op);
   http.add(
     defineOperation({
       kind: 'raw',
@@ -156,7 +157,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     store,
     users,
     audit,
-    vault,
+    keyVault,
     sealer,
     auth,
     rateLimiter,

@@ -38,20 +38,20 @@ describe('vault over AWS KMS when the KMS fails', () => {
     const before = kms.requests.length;
     kms.injectFaults({ kind: 'throttle', times: 10 });
     try {
-      await expect(byok.vault.setKey(userId, 'gemini', KEY)).rejects.toMatchObject({ code: 'kms_unavailable' });
+      await expect(byok.keyVault.setKey(userId, 'gemini', KEY)).rejects.toMatchObject({ code: 'kms_unavailable' });
     } finally {
       kms.clearFaults();
     }
     expect(kms.requests.slice(before).filter((r) => r.operation === 'GenerateDataKey')).toHaveLength(3);
-    expect(await byok.vault.listStatuses(userId)).toEqual([]);
+    expect(await byok.keyVault.listStatuses(userId)).toEqual([]);
     expect((await byok.audit.list(userId)).items.filter((i) => i.action === 'key.set')).toEqual([]);
   });
 
   it('succeeds after a transient throttle and opens through Decrypt with the key id', async () => {
     kms.injectFaults({ kind: 'throttle', times: 1 });
-    await byok.vault.setKey(userId, 'gemini', KEY);
+    await byok.keyVault.setKey(userId, 'gemini', KEY);
     byok.sealer.evictUser(userId);
-    expect(await byok.vault.withKey(userId, 'gemini', (k) => k)).toBe(KEY);
+    expect(await byok.keyVault.withKey(userId, 'gemini', (k) => k)).toBe(KEY);
     const decrypt = kms.requests.filter((r) => r.operation === 'Decrypt');
     expect(decrypt.length).toBeGreaterThan(0);
     expect(decrypt.every((r) => r.keyId !== undefined && r.encryptionContext !== undefined)).toBe(true);

@@ -42,38 +42,38 @@ describe.each(['memory', 'sqlite', 'postgres', 'mysql'] as const)('provider keys
   });
 
   it('validates, seals and shows only last 4 and a fingerprint', async () => {
-    const status = await byok.vault.setKey(alice, 'gemini', GOOD);
+    const status = await byok.keyVault.setKey(alice, 'gemini', GOOD);
     expect(status).toMatchObject({ provider: 'gemini', last4: GOOD.slice(-4), status: 'valid', statusReason: null });
     expect(status.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(JSON.stringify(status)).not.toContain(GOOD);
-    expect(await byok.vault.withKey(alice, 'gemini', (key) => key)).toBe(GOOD);
-    expect(await byok.vault.listStatuses(alice)).toHaveLength(1);
+    expect(await byok.keyVault.withKey(alice, 'gemini', (key) => key)).toBe(GOOD);
+    expect(await byok.keyVault.listStatuses(alice)).toHaveLength(1);
   });
 
   it('refuses a key the provider calls invalid and stores nothing', async () => {
-    expect(await codeOf(byok.vault.setKey(bob, 'gemini', 'AIzaSyWRONG-key-00000000000000000000003'))).toBe('key_invalid');
-    expect(await byok.vault.listStatuses(bob)).toEqual([]);
+    expect(await codeOf(byok.keyVault.setKey(bob, 'gemini', 'AIzaSyWRONG-key-00000000000000000000003'))).toBe('key_invalid');
+    expect(await byok.keyVault.listStatuses(bob)).toEqual([]);
   });
 
   it('stores an unverified key with its reason when the provider is unavailable', async () => {
     standIn.injectFault({ kind: 'server-error', status: 503 });
-    const status = await byok.vault.setKey(bob, 'gemini', OTHER);
+    const status = await byok.keyVault.setKey(bob, 'gemini', OTHER);
     standIn.clearFaults();
     expect(status.status).toBe('unverified');
     expect(status.statusReason).toEqual(expect.any(String));
-    const tested = await byok.vault.testKey(bob, 'gemini');
+    const tested = await byok.keyVault.testKey(bob, 'gemini');
     expect(tested).toMatchObject({ status: 'valid', stored: true });
-    expect((await byok.vault.getStatus(bob, 'gemini')).status).toBe('valid');
+    expect((await byok.keyVault.getStatus(bob, 'gemini')).status).toBe('valid');
   });
 
   it('keeps users apart: another user’s key is missing, not forbidden', async () => {
-    expect(await codeOf(byok.vault.withKey(bob, 'openai', (k) => k))).toBe('key_missing');
-    expect(await codeOf(byok.vault.setKey(bob, 'openai', OTHER))).toBe('validation_failed');
-    await byok.vault.removeKey(bob, 'gemini');
-    expect(await codeOf(byok.vault.withKey(bob, 'gemini', (k) => k))).toBe('key_missing');
-    expect(await codeOf(byok.vault.getStatus(bob, 'gemini'))).toBe('key_missing');
-    expect(await codeOf(byok.vault.removeKey(bob, 'gemini'))).toBe('key_missing');
-    expect(await byok.vault.withKey(alice, 'gemini', (key) => key)).toBe(GOOD);
+    expect(await codeOf(byok.keyVault.withKey(bob, 'openai', (k) => k))).toBe('key_missing');
+    expect(await codeOf(byok.keyVault.setKey(bob, 'openai', OTHER))).toBe('validation_failed');
+    await byok.keyVault.removeKey(bob, 'gemini');
+    expect(await codeOf(byok.keyVault.withKey(bob, 'gemini', (k) => k))).toBe('key_missing');
+    expect(await codeOf(byok.keyVault.getStatus(bob, 'gemini'))).toBe('key_missing');
+    expect(await codeOf(byok.keyVault.removeKey(bob, 'gemini'))).toBe('key_missing');
+    expect(await byok.keyVault.withKey(alice, 'gemini', (key) => key)).toBe(GOOD);
   });
 
   it('audits set, test and remove and refused use, never the key', async () => {
@@ -85,10 +85,10 @@ describe.each(['memory', 'sqlite', 'postgres', 'mysql'] as const)('provider keys
   });
 
   it('replaces a key and deletes keys with the user', async () => {
-    await byok.vault.setKey(alice, 'gemini', OTHER);
-    expect(await byok.vault.withKey(alice, 'gemini', (key) => key)).toBe(OTHER);
+    await byok.keyVault.setKey(alice, 'gemini', OTHER);
+    expect(await byok.keyVault.withKey(alice, 'gemini', (key) => key)).toBe(OTHER);
     await byok.users.delete(alice);
-    expect(await byok.vault.listStatuses(alice)).toEqual([]);
+    expect(await byok.keyVault.listStatuses(alice)).toEqual([]);
   });
 });
 
@@ -141,7 +141,7 @@ describe('canary: a key never reaches the database, logs, audit, errors or respo
     standIn.clearFaults();
     const errors: unknown[] = [];
     try {
-      await byok.vault.setKey(user.id, 'gemini', BAD_CANARY);
+      await byok.keyVault.setKey(user.id, 'gemini', BAD_CANARY);
     } catch (e) {
       errors.push({ message: (e as Error).message, cause: String((e as Error).cause), stack: (e as Error).stack, json: JSON.stringify(e) });
     }

@@ -29,7 +29,7 @@ describe.each(['sqlite', 'postgres'] as const)('kms rewrap on %s', (kind) => {
     for (let i = 0; i < USERS; i++) {
       const { user } = await before.users.findOrCreate({ issuer: 'https://i.test', subject: `u${i}` });
       users.push(user.id);
-      await before.vault.setKey(user.id, 'gemini', key(i));
+      await before.keyVault.setKey(user.id, 'gemini', key(i));
       expected.set(user.id, key(i));
     }
   });
@@ -54,10 +54,10 @@ describe.each(['sqlite', 'postgres'] as const)('kms rewrap on %s', (kind) => {
       for (let i = 0; i < USERS; i += 3) {
         const user = users[i]!;
         if (i % 2) {
-          await after.vault.removeKey(user, 'gemini');
+          await after.keyVault.removeKey(user, 'gemini');
           expected.set(user, null);
         } else {
-          await before.vault.setKey(user, 'gemini', key(i, 1)); // an old-version writer racing the job
+          await before.keyVault.setKey(user, 'gemini', key(i, 1)); // an old-version writer racing the job
           expected.set(user, key(i, 1));
         }
         await new Promise((r) => setTimeout(r, 1));
@@ -79,9 +79,9 @@ describe.each(['sqlite', 'postgres'] as const)('kms rewrap on %s', (kind) => {
     for (const user of users) {
       const want = expected.get(user)!;
       if (want === null) {
-        await expect(onlyNew.vault.withKey(user, 'gemini', (k) => k)).rejects.toMatchObject({ code: 'key_missing' });
+        await expect(onlyNew.keyVault.withKey(user, 'gemini', (k) => k)).rejects.toMatchObject({ code: 'key_missing' });
       } else {
-        expect(await onlyNew.vault.withKey(user, 'gemini', (k) => k)).toBe(want);
+        expect(await onlyNew.keyVault.withKey(user, 'gemini', (k) => k)).toBe(want);
       }
     }
     await onlyNew.close();
@@ -113,7 +113,7 @@ describe('byok kms CLI', () => {
     const v1 = await createByok({ database: { sqlite: file }, kms: localKms({ keys: K1 }), providers });
     for (let i = 0; i < 5; i++) {
       const { user } = await v1.users.findOrCreate({ issuer: 'https://i.test', subject: `cli${i}` });
-      await v1.vault.setKey(user.id, 'gemini', key(i));
+      await v1.keyVault.setKey(user.id, 'gemini', key(i));
     }
     await v1.close();
     writeFileSync(join(dir, 'byok.config.mjs'), `export default { database: { sqlite: ${JSON.stringify(file)} }, kms: (await import(${JSON.stringify(new URL('../src/kms/local-kms.ts', import.meta.url).pathname)})).localKms({ keys: ${JSON.stringify(`${K2},${K1}`)} }) };\n`);

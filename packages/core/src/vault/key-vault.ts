@@ -5,7 +5,7 @@ import type { KeyValidation, LlmProvider } from '../llm/llm-provider';
 import type { ProviderKeyRow } from '../store/provider-keys-repository';
 import type { Store } from '../store/store';
 import type { UsersAuditRecorder } from '../users/users-service';
-import type { Clock } from '../util/clock';
+import { systemClock, type Clock } from '../util/clock';
 import { uuidv7 } from '../util/ids';
 import { keyFingerprint, keyLast4 } from './key-fingerprint';
 import type { Sealer } from './sealer';
@@ -32,7 +32,7 @@ export const keyTestResultSchema = z.object({
 });
 export type KeyTestResult = z.infer<typeof keyTestResultSchema>;
 
-export interface ProviderKeysOptions {
+export interface KeyVaultOptions {
   /**
    * Store a key the provider could not verify (network error, timeout, 429, 5xx) with
    * status `unverified` and its reason. Default true; false refuses it (`key_unverified`).
@@ -40,6 +40,17 @@ export interface ProviderKeysOptions {
   allowUnverified?: boolean;
   /** Time allowed for a validation call. Default 10 s. */
   validationTimeoutMs?: number;
+}
+
+/** What a {@link KeyVault} is built from. */
+export interface KeyVaultDeps {
+  store: Store;
+  sealer: Sealer;
+  audit: UsersAuditRecorder;
+  /** Model providers users can store keys for. Default none. */
+  providers?: readonly LlmProvider[];
+  clock?: Clock;
+  options?: KeyVaultOptions;
 }
 
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
@@ -51,18 +62,21 @@ const NO_META: RequestMeta = { ip: null, userAgent: null };
  * Users' model API keys: validated against the provider, sealed under the KMS, shown
  * only as last-4 and fingerprint, and handed to code only inside {@link withKey}.
  */
-export class ProviderKeysService {
+export class KeyVault {
+  private readonly store: Store;
+  private readonly sealer: Sealer;
+  private readonly audit: UsersAuditRecorder;
+  private readonly clock: Clock;
+  private readonly options: KeyVaultOptions;
   private readonly providers: Map<string, LlmProvider>;
 
-  constructor(
-    private readonly store: Store,
-    private readonly sealer: Sealer,
-    providers: readonly LlmProvider[],
-    private readonly audit: UsersAuditRecorder,
-    private readonly clock: Clock,
-    private readonly options: ProviderKeysOptions = {},
-  ) {
-    this.providers = new Map(providers.map((p) => [p.id, p]));
+  constructor(deps: KeyVaultDeps) {
+    this.store = deps.store;
+    this.sealer = deps.sealer;
+    this.audit = deps.audit;
+    this.clock = deps.clock ?? systemClock;
+    this.options = deps.options ?? {};
+    this.providers = new Map((deps.providers ?? []).map((p) => [p.id, p]));
   }
 
   /** The ids of the configured providers. */
@@ -75,7 +89,7 @@ export class ProviderKeysService {
    * previous key for that provider. A key the provider calls invalid is refused.
    *
    * @example
-   * const status = await byok.vault.setKey(userId, 'gemini', apiKeyFromForm);
+   * const status = await byok.keyVault.setKey(userId, 'gemini', apiKeyFromForm);
    * status.last4; // '…9xQz'
    */
   async setKey(userId: string, providerId: string, apiKey: string, meta: RequestMeta = NO_META): Promise<KeyStatus> {
@@ -183,7 +197,7 @@ export class ProviderKeysService {
    * it. Refusals (no key, a key known to be invalid) are audited.
    *
    * @example
-   * const reply = await byok.vault.withKey(userId, 'gemini', (apiKey) => provider.generate(apiKey, request));
+   * const reply = await byok.keyVault.withKey(userId, 'gemini', (apiKey) => provider.generate(apiKey, request));
    */
   async withKey<T>(userId: string, providerId: string, fn: (apiKey: string) => Promise<T> | T): Promise<T> {
     const row = await this.store.providerKeys.get(userId, providerId);

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { defineOperation, type Operation } from '../http/operation';
-import { keyStatusSchema, keyTestResultSchema, type ProviderKeysService } from './provider-keys-service';
+import { keyStatusSchema, keyTestResultSchema, type KeyVault } from './key-vault';
 
 const providerParam = z.object({ provider: z.string().min(1).max(32) });
 
 /** The HTTP operations of the key vault. Keys go in; only statuses come out. */
-export function vaultOperations(vault: ProviderKeysService): Operation[] {
+export function keyVaultOperations(vault: KeyVault): Operation[] {
   return [
     defineOperation({
       kind: 'json',
