@@ -25,7 +25,8 @@ export type ByokErrorCode =
   | 'key_missing'
   | 'key_unverified'
   | 'provider_permission_denied'
-  | 'provider_quota_exceeded'
+  | 'provider_rate_limited'
+  | 'provider_quota_exhausted'
   | 'provider_safety_block'
   | 'provider_unavailable'
   | 'provider_network_error'
@@ -81,7 +82,11 @@ export const ERROR_CODES: Record<ByokErrorCode, { status: number; trpc: TrpcCode
   key_missing: { status: 412, trpc: 'PRECONDITION_FAILED' },
   key_unverified: { status: 422, trpc: 'UNPROCESSABLE_CONTENT' },
   provider_permission_denied: { status: 403, trpc: 'FORBIDDEN' },
-  provider_quota_exceeded: { status: 429, trpc: 'TOO_MANY_REQUESTS' },
+  // A rate limit passes: the error carries `details.retryAfterMs` and HTTP sends `Retry-After`.
+  provider_rate_limited: { status: 429, trpc: 'TOO_MANY_REQUESTS' },
+  // The quota is spent (billing, a daily cap, a zero limit): also 429, so clients that back
+  // off on 429 keep doing so, but never with a retry hint — waiting minutes does not help.
+  provider_quota_exhausted: { status: 429, trpc: 'TOO_MANY_REQUESTS' },
   provider_safety_block: { status: 422, trpc: 'UNPROCESSABLE_CONTENT' },
   provider_unavailable: { status: 503, trpc: 'SERVICE_UNAVAILABLE' },
   provider_network_error: { status: 502, trpc: 'BAD_GATEWAY' },

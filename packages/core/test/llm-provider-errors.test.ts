@@ -1,15 +1,15 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { isByokError } from '../src/errors';
+import { startCallDeadline } from '../src/llm/call-deadline';
 import {
   failureFromThrown,
-  isByokError,
   keyValidationFromFailure,
   providerError,
   scrubSecrets,
   scrubText,
-  startCallDeadline,
   type ProviderFailure,
-} from '@byok/core';
+} from '../src/llm/provider-errors';
 
 const KEY = 'plain-canary-key-4242';
 
@@ -23,7 +23,11 @@ describe('providerError', () => {
     [http(400), 'provider_error'],
     [http(404), 'provider_error'],
     [http(403), 'provider_permission_denied'],
-    [http(429), 'provider_quota_exceeded'],
+    [http(429), 'provider_rate_limited'],
+    [http(429, { quotaExhausted: true, providerCode: 'insufficient_quota' }), 'provider_quota_exhausted'],
+    [http(402), 'provider_quota_exhausted'],
+    [http(400, { keyRejected: false }), 'provider_error'],
+    [http(401, { keyRejected: false }), 'provider_error'],
     [http(408), 'provider_unavailable'],
     [http(500), 'provider_unavailable'],
     [http(502), 'provider_unavailable'],
@@ -46,6 +50,13 @@ describe('providerError', () => {
     expect(error.details).toEqual({ provider: 'p', providerStatus: 429, providerCode: 'RESOURCE_EXHAUSTED', retryAfterMs: 29_000 });
     expect(error.message).toContain('slow down');
     expect(error.status).toBe(429);
+  });
+
+  it('gives a spent quota no retry hint, even when the answer carried one', () => {
+    const error = providerError(http(429, { retryAfterMs: 23_000, quotaExhausted: true, providerCode: 'RESOURCE_EXHAUSTED' }));
+    expect(error.code).toBe('provider_quota_exhausted');
+    expect(error.status).toBe(429);
+    expect(error.details).toEqual({ provider: 'p', providerStatus: 429, providerCode: 'RESOURCE_EXHAUSTED' });
   });
 
   it('marks timeouts in details', () => {
@@ -79,14 +90,30 @@ describe('providerError', () => {
 });
 
 describe('keyValidationFromFailure (DESIGN §4)', () => {
-  it.each([400, 401, 403])('HTTP %i is invalid', (status) => {
-    const result = keyValidationFromFailure({ provider: 'gemini', kind: 'http', status, message: `nope ${KEY}` }, [KEY]);
+  it.each([
+    { status: 401 },
+    { status: 400, keyRejected: true },
+    { status: 403, keyRejected: true },
+  ])('a rejected key (%o) is invalid', (extra) => {
+    const result = keyValidationFromFailure({ provider: 'gemini', kind: 'http', message: `nope ${KEY}`, ...extra }, [KEY]);
     expect(result.status).toBe('invalid');
     expect(JSON.stringify(result)).not.toContain(KEY);
   });
 
-  it.each([404, 405, 408, 429, 500, 502, 503, 504])('HTTP %i is unverified, never invalid', (status) => {
+  it.each([400, 403, 404, 405, 408, 429, 500, 502, 503, 504])('HTTP %i that does not reject the key is unverified', (status) => {
     expect(keyValidationFromFailure({ provider: 'gemini', kind: 'http', status }).status).toBe('unverified');
+  });
+
+  it.each([
+    ['location', { status: 400, providerCode: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' }, 'User location'],
+    ['disabled API', { status: 403, providerCode: 'SERVICE_DISABLED', message: 'Generative Language API has not been used in project 1 before or it is disabled.' }, 'SERVICE_DISABLED'],
+    ['billing', { status: 403, providerCode: 'BILLING_DISABLED', message: 'This API method requires billing to be enabled.' }, 'billing'],
+    ['spent quota', { status: 429, quotaExhausted: true, retryAfterMs: 9_000, message: 'You exceeded your current quota' }, 'quota exhausted'],
+  ] as const)('%s is unverified with its reason and no retry hint', (_name, extra, reasonPart) => {
+    const result = keyValidationFromFailure({ provider: 'gemini', kind: 'http', keyRejected: false, ...extra });
+    expect(result.status).toBe('unverified');
+    expect(result.status === 'unverified' && result.reason).toContain(reasonPart);
+    expect(result).not.toHaveProperty('retryAfterMs');
   });
 
   it('keeps the retry delay of a 429', () => {

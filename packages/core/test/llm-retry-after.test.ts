@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDurationMs, parseRetryAfter } from '@byok/core';
+import { parseDurationMs, parseRetryAfter, rateLimitRetryAfterMs } from '../src/llm/retry-after';
 
 describe('parseRetryAfter', () => {
   it('reads delta-seconds', () => {
@@ -37,5 +37,27 @@ describe('parseDurationMs', () => {
 
   it.each(['', 's', '10', 'abc', '5 s', undefined, null])('rejects %o', (value) => {
     expect(parseDurationMs(value)).toBeUndefined();
+  });
+});
+
+describe('rateLimitRetryAfterMs', () => {
+  const both = { 'x-ratelimit-reset-tokens': '6m0s', 'x-ratelimit-reset-requests': '1s' };
+
+  it('prefers retry-after-ms, then retry-after', () => {
+    expect(rateLimitRetryAfterMs({ headers: new Headers({ 'retry-after-ms': '1500', 'retry-after': '9', ...both }) })).toBe(1_500);
+    expect(rateLimitRetryAfterMs({ headers: new Headers({ 'retry-after': '9', ...both }), limitType: 'tokens' })).toBe(9_000);
+  });
+
+  it('reads the reset header of the limit that was hit', () => {
+    expect(rateLimitRetryAfterMs({ headers: new Headers(both), limitType: 'tokens' })).toBe(360_000);
+    expect(rateLimitRetryAfterMs({ headers: new Headers(both), limitType: 'requests' })).toBe(1_000);
+    expect(rateLimitRetryAfterMs({ headers: { 'X-RateLimit-Reset-Tokens': '20ms' }, limitType: 'tokens' })).toBe(20);
+    expect(rateLimitRetryAfterMs({ headers: { 'x-ratelimit-reset-requests': '2s' }, limitType: 'tokens' })).toBeUndefined();
+  });
+
+  it('takes the longer reset when the limit type is unknown, and nothing without headers', () => {
+    expect(rateLimitRetryAfterMs({ headers: new Headers(both) })).toBe(360_000);
+    expect(rateLimitRetryAfterMs({ headers: new Headers() })).toBeUndefined();
+    expect(rateLimitRetryAfterMs({ headers: undefined })).toBeUndefined();
   });
 });

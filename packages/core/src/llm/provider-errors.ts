@@ -24,11 +24,21 @@ export interface ProviderFailure {
   status?: number;
   /** The API's own error code or status word (`RESOURCE_EXHAUSTED`, `invalid_api_key`, ...). */
   providerCode?: string;
-  /** The API says the key itself is bad (Gemini `API_KEY_INVALID`, OpenAI `invalid_api_key`). */
+  /**
+   * The API says the key itself is bad (Gemini `API_KEY_INVALID`, OpenAI `invalid_api_key`).
+   * Only this (or a 401 not marked `false`) makes a key `invalid`: a region, billing,
+   * permission or disabled-API refusal is about the account, not the key.
+   */
   keyRejected?: boolean;
+  /**
+   * The quota is spent and waiting does not help (OpenAI `insufficient_quota`, a Gemini
+   * per-day quota or a quota whose limit is 0). Turns a 429 into `provider_quota_exhausted`
+   * and drops any retry hint.
+   */
+  quotaExhausted?: boolean;
   /** The API's message. Secrets are scrubbed before it is used. */
   message?: string;
-  /** From `Retry-After` or the API's retry info. */
+  /** From `Retry-After` (see `rateLimitRetryAfterMs`) or the API's retry info. */
   retryAfterMs?: number;
   /** Timeout in force, for the message of a `timeout`. */
   timeoutMs?: number;
@@ -117,21 +127,31 @@ function describeStatus(failure: ProviderFailure): string {
   return parts.length === 0 ? '' : ` (${parts.join(' ')})`;
 }
 
+/** The key itself was refused: the API said so, or answered 401 (unless told otherwise). */
+function keyIsRejected(failure: ProviderFailure): boolean {
+  if (failure.kind !== 'http') return false;
+  if (failure.keyRejected !== undefined) return failure.keyRejected && (failure.status ?? 0) < 500;
+  return failure.status === 401;
+}
+
 /** The ByokError code for an HTTP error answer. */
 function codeForHttp(failure: ProviderFailure): ByokErrorCode {
   const status = failure.status ?? 0;
-  if (status === 401) return 'key_invalid';
-  if ((status === 400 || status === 403) && failure.keyRejected) return 'key_invalid';
+  if (keyIsRejected(failure)) return 'key_invalid';
+  if (status === 402 || failure.quotaExhausted === true) {
+    return 'provider_quota_exhausted';
+  }
   if (status === 403) return 'provider_permission_denied';
-  if (status === 429) return 'provider_quota_exceeded';
+  if (status === 429) return 'provider_rate_limited';
   if (status === 408 || status >= 500) return 'provider_unavailable';
   return 'provider_error';
 }
 
 /**
  * Turns a provider failure into the `ByokError` a generate/stream call throws:
- * 401 or a rejected key → `key_invalid`; 403 → `provider_permission_denied`; 429 →
- * `provider_quota_exceeded` (with `details.retryAfterMs`); 408/5xx → `provider_unavailable`;
+ * 401 or a rejected key → `key_invalid`; 402 or a spent quota (`quotaExhausted`) →
+ * `provider_quota_exhausted` (no retry hint); 403 → `provider_permission_denied`; 429 →
+ * `provider_rate_limited` (with `details.retryAfterMs`); 408/5xx → `provider_unavailable`;
  * network errors and timeouts → `provider_network_error`; a safety block →
  * `provider_safety_block`; the caller's abort → `aborted`; anything else → `provider_error`.
  * `secrets` (the API key) are scrubbed from the message and the cause.
@@ -145,7 +165,7 @@ export function providerError(failure: ProviderFailure, secrets: readonly string
   const details: Record<string, unknown> = { provider: failure.provider };
   if (failure.status !== undefined) details.providerStatus = failure.status;
   if (failure.providerCode !== undefined) details.providerCode = failure.providerCode;
-  if (failure.retryAfterMs !== undefined) details.retryAfterMs = failure.retryAfterMs;
+  if (failure.retryAfterMs !== undefined && !failure.quotaExhausted) details.retryAfterMs = failure.retryAfterMs;
   const who = failure.provider;
   const suffix = message === undefined ? '' : `: ${message}`;
   switch (failure.kind) {
@@ -166,10 +186,12 @@ export function providerError(failure: ProviderFailure, secrets: readonly string
       return new ByokError('provider_error', `Unreadable answer from ${who}${suffix}`, { cause, details });
     case 'http': {
       const code = codeForHttp(failure);
+      if (code === 'provider_quota_exhausted') delete details.retryAfterMs;
       const lead: Record<ByokErrorCode, string> = {
         key_invalid: `${who} rejected the API key`,
         provider_permission_denied: `${who} denied permission`,
-        provider_quota_exceeded: `${who} quota or rate limit exceeded`,
+        provider_rate_limited: `${who} rate limit reached, retry later`,
+        provider_quota_exhausted: `${who} quota exhausted`,
         provider_unavailable: `${who} is unavailable`,
       } as Record<ByokErrorCode, string>;
       return new ByokError(code, `${lead[code] ?? `${who} returned an error`}${describeStatus(failure)}${suffix}`, {
@@ -181,12 +203,15 @@ export function providerError(failure: ProviderFailure, secrets: readonly string
 }
 
 /**
- * Turns the failure of a key check into a key status (DESIGN §4): an HTTP 400/401/403 is
- * `invalid`; a network error, a timeout, a 429, a 5xx or any other answer is `unverified`
- * with a reason — never `invalid`. The caller's abort is thrown as `aborted`.
+ * Turns the failure of a key check into a key status (DESIGN §4). Only an answer that
+ * rejects the key itself (`keyRejected`, or a 401) is `invalid`; everything else — a
+ * region or location refusal, a disabled API, a permission or billing problem, a rate
+ * limit or a spent quota, a 5xx, a network error, a timeout — is `unverified` with a
+ * reason the user can act on, so a valid key is never made unstorable. The caller's abort
+ * is thrown as `aborted`.
  *
  * @example
- * return keyValidationFromFailure({ provider: 'gemini', kind: 'http', status: 400, providerCode: 'API_KEY_INVALID' }, [apiKey]);
+ * return keyValidationFromFailure({ provider: 'gemini', kind: 'http', status: 400, providerCode: 'API_KEY_INVALID', keyRejected: true }, [apiKey]);
  * // { status: 'invalid', reason: 'gemini rejected the key (400 API_KEY_INVALID)' }
  */
 export function keyValidationFromFailure(failure: ProviderFailure, secrets: readonly string[] = []): KeyValidation {
@@ -196,15 +221,22 @@ export function keyValidationFromFailure(failure: ProviderFailure, secrets: read
   const who = failure.provider;
   if (failure.kind === 'http') {
     const status = failure.status ?? 0;
-    if (status === 400 || status === 401 || status === 403) {
+    if (keyIsRejected(failure)) {
       return { status: 'invalid', reason: `${who} rejected the key${describeStatus(failure)}${suffix}` };
+    }
+    const code = codeForHttp(failure);
+    if (code === 'provider_quota_exhausted') {
+      return { status: 'unverified', reason: `${who} quota exhausted for this key's account${describeStatus(failure)}${suffix}` };
     }
     const retry = failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs };
     if (status === 429) {
-      return { status: 'unverified', reason: `${who} rate limit or quota reached while checking the key${suffix}`, ...retry };
+      return { status: 'unverified', reason: `${who} rate limit reached while checking the key${suffix}`, ...retry };
     }
     if (status === 408 || status >= 500) {
       return { status: 'unverified', reason: `${who} is unavailable${describeStatus(failure)}${suffix}`, ...retry };
+    }
+    if (status === 403) {
+      return { status: 'unverified', reason: `${who} refused the request for this key's account${describeStatus(failure)}${suffix}` };
     }
     return { status: 'unverified', reason: `${who} could not check the key${describeStatus(failure)}${suffix}` };
   }

@@ -38,3 +38,52 @@ export function parseDurationMs(value: string | null | undefined): number | unde
   }
   return Math.round(total);
 }
+
+/** Anything with a case-insensitive `get` (a fetch `Headers`), or a plain header record. */
+export type HeaderSource = { get(name: string): string | null } | Record<string, string | string[] | undefined>;
+
+/** Options of {@link rateLimitRetryAfterMs}. */
+export interface RateLimitRetryOptions {
+  headers: HeaderSource | undefined;
+  /**
+   * Which limit was hit, as the API says it (OpenAI's error `type`: `tokens` or `requests`).
+   * It picks the matching `x-ratelimit-reset-*` header only; unknown means the longer of the two.
+   */
+  limitType?: string;
+  now?: number;
+}
+
+function header(source: HeaderSource | undefined, name: string): string | undefined {
+  if (source === undefined) return undefined;
+  if (typeof (source as { get?: unknown }).get === 'function') {
+    return (source as { get(name: string): string | null }).get(name) ?? undefined;
+  }
+  for (const [key, value] of Object.entries(source as Record<string, string | string[] | undefined>)) {
+    if (key.toLowerCase() !== name) continue;
+    return Array.isArray(value) ? value[0] : value;
+  }
+  return undefined;
+}
+
+/**
+ * The wait a rate-limit answer asks for, in milliseconds: `retry-after-ms`, then
+ * `retry-after`, then the `x-ratelimit-reset-tokens` or `x-ratelimit-reset-requests` header
+ * of the limit that was hit (`limitType`). `undefined` when the answer gives no hint.
+ *
+ * @example
+ * rateLimitRetryAfterMs({ headers: res.headers, limitType: 'tokens' }) // 360000 for 'x-ratelimit-reset-tokens: 6m0s'
+ */
+export function rateLimitRetryAfterMs(options: RateLimitRetryOptions): number | undefined {
+  const { headers, limitType } = options;
+  const ms = header(headers, 'retry-after-ms')?.trim();
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return Math.round(Number(ms));
+  const retryAfter = parseRetryAfter(header(headers, 'retry-after'), options.now);
+  if (retryAfter !== undefined) return retryAfter;
+  const tokens = parseDurationMs(header(headers, 'x-ratelimit-reset-tokens'));
+  const requests = parseDurationMs(header(headers, 'x-ratelimit-reset-requests'));
+  if (limitType === 'tokens') return tokens;
+  if (limitType === 'requests') return requests;
+  if (tokens === undefined) return requests;
+  if (requests === undefined) return tokens;
+  return Math.max(tokens, requests);
+}

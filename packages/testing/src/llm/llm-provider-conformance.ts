@@ -366,12 +366,20 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
         { title: 'a rejected key → key_invalid', setup: () => undefined, key: 'rejected-key-9876', code: 'key_invalid' },
         { title: '403 → provider_permission_denied', setup: () => standIn.injectFault({ kind: 'permission-denied' }), code: 'provider_permission_denied' },
         {
-          title: '429 → provider_quota_exceeded with retryAfterMs',
+          title: '429 → provider_rate_limited with retryAfterMs',
           setup: () => standIn.injectFault({ kind: 'rate-limit', retryAfterSeconds: 7 }),
-          code: 'provider_quota_exceeded',
+          code: 'provider_rate_limited',
           check: (e) => expect(e.details).toMatchObject({ retryAfterMs: 7_000, providerStatus: 429 }),
         },
-        { title: '429 quota → provider_quota_exceeded', setup: () => standIn.injectFault({ kind: 'rate-limit', quota: true }), code: 'provider_quota_exceeded' },
+        ...(['billing', 'daily', 'zero-limit'] as const).map((scope) => ({
+          title: `a spent quota (${scope}) → provider_quota_exhausted without a retry hint`,
+          setup: () => standIn.injectFault({ kind: 'quota-exhausted', scope }),
+          code: 'provider_quota_exhausted' as const,
+          check: (e: ByokError) => {
+            expect(e.status).toBe(429);
+            expect(e.details).not.toHaveProperty('retryAfterMs');
+          },
+        })),
         { title: '500 → provider_unavailable', setup: () => standIn.injectFault({ kind: 'server-error', status: 500 }), code: 'provider_unavailable' },
         { title: '503 → provider_unavailable', setup: () => standIn.injectFault({ kind: 'server-error', status: 503 }), code: 'provider_unavailable' },
         { title: 'a non-key 400 → provider_error', setup: () => standIn.injectFault({ kind: 'bad-request' }), code: 'provider_error' },

@@ -7,7 +7,11 @@ export type StandInRoute = 'models' | 'generate' | 'stream';
 /**
  * A failure the stand-in plays instead of (or in the middle of) a normal answer, in the
  * API's own wire shape.
- * - `rate-limit`: 429 with retry info (`quota: true` = billing quota rather than rate).
+ * - `rate-limit`: 429 for a limit that passes, with the API's retry hint (`limit`: which
+ *   limit was hit, `requests` or `tokens`; each API renders the matching headers/details).
+ * - `quota-exhausted`: 429 for a spent quota where waiting does not help (`scope`:
+ *   `billing` = no credit left, `daily` = a per-day quota, `zero-limit` = a quota of 0 on
+ *   this tier), with no retry hint.
  * - `server-error`: 500/502/503/504 with the API's error body.
  * - `permission-denied`: 403.
  * - `bad-request`: 400 (not a key error).
@@ -18,7 +22,8 @@ export type StandInRoute = 'models' | 'generate' | 'stream';
  * - `stream-error`: an error event inside a 200 stream after `afterChunks` chunks.
  */
 export type StandInFault =
-  | { kind: 'rate-limit'; retryAfterSeconds?: number; quota?: boolean }
+  | { kind: 'rate-limit'; retryAfterSeconds?: number; limit?: 'requests' | 'tokens'; /** @deprecated use `quota-exhausted` */ quota?: boolean }
+  | { kind: 'quota-exhausted'; scope?: 'billing' | 'daily' | 'zero-limit' }
   | { kind: 'server-error'; status?: 500 | 502 | 503 | 504 }
   | { kind: 'permission-denied' }
   | { kind: 'bad-request'; message?: string }
