@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ByokError } from '../errors';
+import { NO_REQUEST_META } from '../http/request-meta';
 import type { RequestMeta } from '../http/types';
 import type { KeyValidation, LlmProvider } from '../llm/llm-provider';
 import type { ProviderKeyRow } from '../store/provider-keys-repository';
@@ -56,7 +57,6 @@ export interface KeyVaultDeps {
 const PROVIDER_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 /** API keys are printable ASCII without spaces; 8–1024 characters. */
 const API_KEY = /^[\x21-\x7e]{8,1024}$/;
-const NO_META: RequestMeta = { ip: null, userAgent: null };
 
 /**
  * Users' model API keys: validated against the provider, sealed under the KMS, shown
@@ -92,7 +92,7 @@ export class KeyVault {
    * const status = await byok.keyVault.setKey(userId, 'gemini', apiKeyFromForm);
    * status.last4; // '…9xQz'
    */
-  async setKey(userId: string, providerId: string, apiKey: string, meta: RequestMeta = NO_META): Promise<KeyStatus> {
+  async setKey(userId: string, providerId: string, apiKey: string, meta: RequestMeta = NO_REQUEST_META): Promise<KeyStatus> {
     const provider = this.provider(providerId);
     checkKeyShape(apiKey);
     const validation = await this.validate(provider, apiKey);
@@ -138,7 +138,7 @@ export class KeyVault {
    * Asks the provider whether a key works: the candidate when given (nothing is
    * stored), otherwise the stored key, whose status is then updated.
    */
-  async testKey(userId: string, providerId: string, candidate?: string, meta: RequestMeta = NO_META): Promise<KeyTestResult> {
+  async testKey(userId: string, providerId: string, candidate?: string, meta: RequestMeta = NO_REQUEST_META): Promise<KeyTestResult> {
     const provider = this.provider(providerId);
     let validation: KeyValidation;
     let stored = false;
@@ -182,7 +182,7 @@ export class KeyVault {
   }
 
   /** Removes the user's key for a provider; `key_missing` when there is none. */
-  async removeKey(userId: string, providerId: string, meta: RequestMeta = NO_META): Promise<void> {
+  async removeKey(userId: string, providerId: string, meta: RequestMeta = NO_REQUEST_META): Promise<void> {
     const removed = await this.store.transaction(async (tx) => {
       const id = await tx.providerKeys.delete(userId, providerId);
       if (id === null) throw new ByokError('key_missing', `No ${providerId} key is stored`);

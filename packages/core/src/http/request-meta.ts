@@ -1,0 +1,4 @@
+import type { RequestMeta } from './types';
+
+/** The request facts of a call made outside any HTTP request (host code, jobs, tests). */
+export const NO_REQUEST_META: RequestMeta = Object.freeze({ ip: null, userAgent: null });
