@@ -16,17 +16,30 @@ export const languageTag = z
     return z.NEVER;
   });
 
-let zones: Set<string> | undefined;
+/**
+ * Whether this runtime can format dates in `value`. `Intl.supportedValuesOf('timeZone')`
+ * lists only canonical ICU names, so it leaves out zones browsers report every day
+ * (`Asia/Kolkata`, `Europe/Kyiv`, links such as `US/Eastern`, `Etc/GMT+5`); asking
+ * `Intl.DateTimeFormat` accepts every zone the runtime can actually use.
+ */
+function isUsableTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
-/** IANA time zone name known to this runtime (plus `UTC`). */
-export const timeZone = z
-  .string()
-  .min(1)
-  .max(64)
-  .refine((value) => {
-    zones ??= new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
-    return zones.has(value);
-  }, 'Not an IANA time zone');
+/**
+ * An IANA time zone name (or link) this runtime can format in, stored as given: the
+ * value a browser reports from `Intl.DateTimeFormat().resolvedOptions().timeZone`.
+ *
+ * @example
+ * timeZone.parse('Asia/Kolkata'); // 'Asia/Kolkata'
+ * timeZone.safeParse('Europe/Atlantis').success; // false
+ */
+export const timeZone = z.string().min(1).max(64).refine(isUsableTimeZone, 'Not an IANA time zone');
 
 export const theme = z.enum(['light', 'dark', 'system']);
 
