@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { AuditService, createStore, uuidv7 } from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { createStore, uuidv7 } from '@byok/core/store';
 import { createTestDatabase } from '@byok/testing';
 import { compare, ratioFigure, timePerOp, type Figure } from '../harness';
 

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { betterAuth } from 'better-auth';
 import { getMigrations } from 'better-auth/db/migration';
 import { decodeJwt, importJWK, jwtVerify } from 'jose';
-import { createByok, localKms, oidc, type Byok, type ByokRequest } from '@byok/core';
+import { createByok, localKms, oidc, type Byok } from '@byok/core';
+import { type ByokRequest } from '@byok/core/http';
 import { compare, median, ratioFigure, type Comparison, type Figure } from '../harness';
 
 const MASTER = `1:${Buffer.alloc(32, 7).toString('base64')}`;

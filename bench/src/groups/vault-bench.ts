@@ -9,7 +9,8 @@ import {
   RawAesKeyringNode,
   RawAesWrappingSuiteIdentifier,
 } from '@aws-crypto/client-node';
-import { createByok, createSealer, localKms, type SealContext } from '@byok/core';
+import { createByok, localKms, type SealContext } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
 import { gemini } from '@byok/gemini';
 import { createTestDatabase, startGeminiStandIn } from '@byok/testing';
 import { compare, median, ratioFigure, type Figure } from '../harness';

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { allowListAuditMetadata, AuditService, auditActions, createStore, defineAuditActions, isByokError, isSecretName } from '@byok/core';
+import { auditActions, defineAuditActions, isByokError } from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { createStore } from '@byok/core/store';
+import { allowListAuditMetadata } from '../src/audit/audit-actions';
+import { isSecretName } from '../src/util/sanitize';
 
 const SDK_ACTIONS = [
   'user.created',

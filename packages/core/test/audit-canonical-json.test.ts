@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, isByokError } from '@byok/core';
+import { isByokError } from '@byok/core';
+import { canonicalJson } from '@byok/core/audit';
 
 function fromBits(hex: string): number {
   return Buffer.from(hex, 'hex').readDoubleBE(0);

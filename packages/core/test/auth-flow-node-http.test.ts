@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createByok, localKms, nodeListener, oidc } from '@byok/core';
+import { createByok, localKms, oidc } from '@byok/core';
+import { nodeListener } from '@byok/core/http';
 import type { Byok } from '@byok/core';
 import { CookieJar, driveLogin, startDevIssuer } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';

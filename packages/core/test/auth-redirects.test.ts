@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isByokError, normalizeOrigin, safeReturnTo } from '@byok/core';
+import { isByokError } from '@byok/core';
+import { normalizeOrigin, safeReturnTo } from '../src/auth/redirects';
 
 const ALLOWED = ['https://app.example', 'http://localhost:5173'];
 const FALLBACK = 'https://app.example/';

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hashRefreshSecret, newRefreshToken, parseRefreshToken, refreshSecretMatches, sanitize, uuidv7 } from '@byok/core';
+import { uuidv7 } from '@byok/core/store';
+import { hashRefreshSecret, newRefreshToken, parseRefreshToken, refreshSecretMatches } from '../src/auth/refresh-token';
+import { sanitize } from '../src/util/sanitize';
 
 describe('refresh tokens', () => {
   it('look like byok_rt_<uuid>.<43 base64url chars> and carry 256 random bits', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KeyRing, exportPrivate, generateSigningKey, importPrivate, issueAccessToken, verifyAccessToken } from '@byok/core';
+import { KeyRing, exportPrivate, generateSigningKey, importPrivate } from '../src/auth/signing-keys';
+import { issueAccessToken, verifyAccessToken } from '../src/auth/tokens';
 
 const CTX = { issuer: 'https://api.example', audience: 'https://api.example' };
 

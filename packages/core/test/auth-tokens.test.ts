@@ -1,14 +1,9 @@
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
-import {
-  KeyRing,
-  authenticateAccessToken,
-  exportPrivate,
-  generateSigningKey,
-  issueAccessToken,
-  verifyAccessToken,
-} from '@byok/core';
-import type { SigningAlg, SigningKey } from '@byok/core';
+import { KeyRing, exportPrivate, generateSigningKey } from '../src/auth/signing-keys';
+import { authenticateAccessToken, issueAccessToken, verifyAccessToken } from '../src/auth/tokens';
+import type { SigningAlg } from '@byok/core';
+import type { SigningKey } from '../src/auth/signing-keys';
 import { signTestJwt } from '@byok/testing';
 
 const CTX = { issuer: 'https://api.example', audience: 'https://api.example' };
@@ -199,7 +194,7 @@ describe('exported private keys stay usable', () => {
   it('a token signed before export verifies after import', async () => {
     const { key, ring } = await ringOf('EdDSA');
     const { token } = await issueAccessToken(ring, { sub: 'u', sid: 's' }, CTX);
-    const { importPrivate } = await import('@byok/core');
+    const { importPrivate } = await import('../src/auth/signing-keys');
     const again = await importPrivate(await exportPrivate(key));
     const ring2 = new KeyRing({ alg: 'EdDSA', keys: [again] });
     expect((await verifyAccessToken(ring2, token, CTX)).ok).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UNKNOWN_IP, assertTrustProxy, clientIp, normalizeIp, rateLimitBucket } from '@byok/core';
+import { UNKNOWN_IP, assertTrustProxy, clientIp, normalizeIp, rateLimitBucket } from '../src/http/client-ip';
 
 describe('clientIp without trusted proxies (default)', () => {
   it('ignores X-Forwarded-For entirely', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkCsrf } from '@byok/core';
-import type { CsrfInput } from '@byok/core';
+import { checkCsrf } from '../src/http/csrf';
+import type { CsrfInput } from '../src/http/csrf';
 
 const ALLOWED = ['https://app.example', 'http://localhost:5173/'];
 

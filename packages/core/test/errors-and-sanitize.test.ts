@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ByokError, ERROR_CODES, isByokError, sanitize, sanitizeString, toByokError, uuidv7, isUuid } from '@byok/core';
+import { ByokError, ERROR_CODES, isByokError } from '@byok/core';
+import { toByokError } from '@byok/core/http';
+import { uuidv7, isUuid } from '@byok/core/store';
+import { sanitize, sanitizeString } from '../src/util/sanitize';
 
 const GOOGLE_KEY = 'AIzaSyD-canary_0123456789abcdefghijklmnopq';
 const JWT = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl';

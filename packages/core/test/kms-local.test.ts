@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSealer, generateLocalKeyFile, isByokError, localKms, parseMasterKeys } from '@byok/core';
+import { generateLocalKeyFile, isByokError, localKms } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
+import { parseMasterKeys } from '../src/kms/local-master-keys';
 
 const b64 = (n = 32) => randomBytes(n).toString('base64');
 

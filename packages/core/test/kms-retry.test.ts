@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ByokError, callKmsWithRetry, createDekCache, createSealer, isByokError, listKmsKeys, localKms, resolveKmsRetry, type KmsDriver } from '@byok/core';
+import { ByokError, isByokError, localKms, type KmsDriver } from '@byok/core';
+import { callKmsWithRetry, createSealer, listKmsKeys, resolveKmsRetry } from '@byok/core/kms';
+import { createDekCache } from '../src/vault/dek-cache';
 import { randomBytes } from 'node:crypto';
 
 describe('callKmsWithRetry', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startCallDeadline } from '@byok/core';
+import { startCallDeadline } from '@byok/core/llm';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

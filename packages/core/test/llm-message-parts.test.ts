@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { messagePartSchema, messagePartsSchema, messageRoleSchema, partsText } from '@byok/core';
+import { messagePartSchema, messagePartsSchema, messageRoleSchema, partsText } from '@byok/core/llm';
 
 describe('message parts', () => {
   it('accepts text, tool-call and tool-result parts', () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RATE_LIMITS, MemoryRateLimitStore, RATE_LIMIT_CLASSES, RateLimiter, RedisRateLimitStore, isByokError } from '@byok/core';
+import { MemoryRateLimitStore, RedisRateLimitStore, isByokError } from '@byok/core';
+import { RateLimiter } from '../src/http/rate-limit/rate-limiter';
+import { DEFAULT_RATE_LIMITS, RATE_LIMIT_CLASSES } from '../src/http/rate-limit/rate-limiter';
 import type { ByokError, RateLimitClass } from '@byok/core';
 
 async function refusal(promise: Promise<unknown>): Promise<ByokError> {

@@ -1,6 +1,8 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createDekCache, createSealer, localKms, type KmsDriver, type SealContext } from '@byok/core';
+import { localKms, type KmsDriver, type SealContext } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
+import { createDekCache } from '../src/vault/dek-cache';
 
 const keys = `3:${randomBytes(32).toString('base64')},2:${randomBytes(32).toString('base64')},1:${randomBytes(32).toString('base64')}`;
 const ctxFor = (i: number, userId = `user-${i % 7}`): SealContext => ({ purpose: 'provider_key', userId, provider: 'gemini', recordId: `rec-${i}` });

@@ -2,7 +2,8 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as core from '@byok/core';
-import { createSealer, isByokError, localKms, type SealContext } from '@byok/core';
+import { isByokError, localKms, type SealContext } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
 import { createLocalKms } from '../src/kms/local-kms';
 import { createSealerWithRandom } from '../src/vault/sealer';
 

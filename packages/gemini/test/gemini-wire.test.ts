@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError, GenerateContentResponse } from '@google/genai';
-import { startCallDeadline, type StreamEvent } from '@byok/core';
+import { type StreamEvent } from '@byok/core';
+import { startCallDeadline } from '@byok/core/llm';
 import { gemini } from '@byok/gemini';
 import { startGeminiStandIn, type LlmStandIn } from '@byok/testing';
 import { geminiFailure } from '../src/gemini-errors';

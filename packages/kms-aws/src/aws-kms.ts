@@ -1,16 +1,6 @@
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
-import {
-  ByokError,
-  callKmsWithRetry,
-  resolveKmsRetry,
-  type GeneratedDataKey,
-  type KmsContext,
-  type KmsDriver,
-  type KmsFailure,
-  type KmsKeyInfo,
-  type KmsKeyRef,
-  type KmsRetryOptions,
-} from '@byok/core';
+import { ByokError, type GeneratedDataKey, type KmsContext, type KmsDriver, type KmsKeyInfo, type KmsKeyRef } from '@byok/core';
+import { callKmsWithRetry, resolveKmsRetry, type KmsFailure, type KmsRetryOptions } from '@byok/core/kms';
 
 /** The slice of `KMSClient` the driver uses (a host may pass its own client). */
 export interface AwsKmsClientLike {

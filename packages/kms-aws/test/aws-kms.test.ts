@@ -1,6 +1,7 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSealer, isByokError, type SealContext } from '@byok/core';
+import { isByokError, type SealContext } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
 import { awsKms } from '@byok/kms-aws';
 import { kmsConformance, startAwsKmsStandIn, type AwsKmsStandIn } from '@byok/testing';
 

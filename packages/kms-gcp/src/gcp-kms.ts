@@ -1,18 +1,16 @@
 import { KeyManagementServiceClient } from '@google-cloud/kms';
+import { ByokError, systemClock, type Clock } from '@byok/core';
 import {
-  ByokError,
   callKmsWithRetry,
-  crc32c,
   resolveKmsRetry,
-  systemClock,
-  type Clock,
   type KmsContext,
   type KmsDriver,
   type KmsFailure,
   type KmsKeyInfo,
   type KmsKeyRef,
   type KmsRetryOptions,
-} from '@byok/core';
+} from '@byok/core/kms';
+import { crc32c } from './crc32c';
 
 type Int64Like = { value?: unknown } | null | undefined;
 

@@ -1,7 +1,8 @@
 import { KeyManagementServiceClient } from '@google-cloud/kms';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSealer, isByokError, type SealContext } from '@byok/core';
+import { isByokError, type SealContext } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
 import { gcpKms, type GcpKmsClientLike } from '@byok/kms-gcp';
 import { kmsConformance, startGcpKmsStandIn, type GcpKmsStandIn } from '@byok/testing';
 

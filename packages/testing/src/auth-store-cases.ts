@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isByokError, uuidv7, type AuthSessionRow, type Store, type UserRow } from '@byok/core';
+import { isByokError } from '@byok/core';
+import { uuidv7, type AuthSessionRow, type Store, type UserRow } from '@byok/core/store';
 
 const T0 = 1_764_000_000_000;
 

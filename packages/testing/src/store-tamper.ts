@@ -1,5 +1,20 @@
 import type { Kysely } from 'kysely';
-import { MEMORY_STATE, type AuditHead, type AuditRow, type MemoryStoreState, type Store } from '@byok/core';
+import type { AuditHead, AuditPersonalRow, AuditRow, Store } from '@byok/core/store';
+
+/**
+ * Where a MemoryStore keeps its tables. Deliberately not part of @byok/core's API (no host
+ * or store author should reach into them): the tamper tool finds them by the registered
+ * symbol and touches only the audit tables, whose shape it declares here.
+ */
+const MEMORY_STATE = Symbol.for('byok.store.memory-state');
+
+interface MemoryAuditTables {
+  auditLog: Map<string, AuditRow>;
+  /** unique(chain, seq): `${chain}\n${seq}` → audit row id. */
+  auditChainSeq: Map<string, string>;
+  auditHeads: Map<string, AuditHead>;
+  auditPersonal: Map<string, AuditPersonalRow>;
+}
 
 /**
  * Corrupts a store's audit data behind its back, as an attacker with database access
@@ -108,7 +123,7 @@ export function kyselyTamper(db: Kysely<any>, prefix = 'byok_'): StoreTamper {
  * const tamper = memoryTamper(store);
  */
 export function memoryTamper(store: Store): StoreTamper {
-  const state = (store as unknown as Record<symbol, MemoryStoreState | undefined>)[MEMORY_STATE];
+  const state = (store as unknown as Record<symbol, MemoryAuditTables | undefined>)[MEMORY_STATE];
   if (!state) throw new Error('memoryTamper needs an in-memory store');
   const key = (chain: string, seq: number) => `${chain}\n${seq}`;
   const get = (id: string): AuditRow => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSealer, isByokError, type ByokErrorCode, type KmsContext, type KmsDriver, type SealContext } from '@byok/core';
+import { isByokError, type ByokErrorCode, type KmsContext, type KmsDriver, type SealContext } from '@byok/core';
+import { createSealer } from '@byok/core/kms';
 
 /** The fault kinds a KMS stand-in can inject. */
 export type KmsFaultKind = 'throttle' | 'timeout' | '5xx';

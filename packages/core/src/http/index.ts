@@ -1,0 +1,21 @@
+// @byok/core/http — the adapter kit: what a framework adapter (Express, Nest, tRPC, a
+// fetch handler) needs to hand requests to byok's operation registry and write back what
+// it answers. Listed by name; `api/core.api.md` is the reviewed list.
+
+// The framework-neutral request and response.
+export type { ByokRequest, ByokResponse, SetCookie, SseEvent, AuthContext, RequestMeta } from './types';
+
+// The operation registry.
+export { defineOperation } from './operation';
+export type { Operation, JsonOperation, EmptyOperation, RawOperation, OperationContext, AuthRequirement, HttpMethod } from './operation';
+export type { HttpSurface, Authenticate, AuthenticateIntent, RateLimitCheck } from './http-handler';
+export { openApiDocument } from './openapi';
+
+// The Node request lifecycle, written once for every Node adapter.
+export { handleNodeRequest, nodeListener, formatSse } from './node-http';
+export type { ByokHandler, NodeRequestOptions } from './node-http';
+
+// Errors as responses, and cookies for adapters that write their own headers.
+export { errorResponse } from './http-handler';
+export { toByokError } from '../errors';
+export { parseCookieHeader, serializeCookie } from './cookies';

@@ -1,0 +1,20 @@
+// @byok/testing/store — for store authors: the store conformance suite, the audit
+// tamper cases it runs, tamper helpers and throw-away test databases. Imports neither
+// gRPC, Cloud KMS nor oidc-provider, so a store author installs none of them.
+export { storeConformance } from '../store-conformance';
+export type { StoreConformanceOptions, StoreConformanceTarget } from '../store-conformance';
+export { kyselyTamper, memoryTamper } from '../store-tamper';
+export type { StoreTamper } from '../store-tamper';
+export { auditTamperCases } from '../audit-tamper-cases';
+export type { AuditTamperTarget } from '../audit-tamper-cases';
+export { authStoreCases } from '../auth-store-cases';
+export {
+  createTestDatabase,
+  parseTestDatabases,
+  selectedTestDatabases,
+  selectTestBackends,
+  testDatabaseSelected,
+  TEST_DATABASE_KINDS,
+  TEST_DATABASES_VARIABLE,
+} from '../test-databases';
+export type { TestDatabase, TestDatabaseKind, TestDatabaseConfig } from '../test-databases';
