@@ -1,23 +1,32 @@
+import { parse as parseCookie } from 'cookie';
 import type { SetCookie } from './types';
 
-/** Parses a Cookie header; the first occurrence of a name wins, as browsers send most specific first. */
+/**
+ * Parses a Cookie header with the `cookie` package into a map without a prototype, so a
+ * name such as `constructor`, `toString` or `__proto__` is only ever a cookie the client
+ * sent, never an inherited property. The first occurrence of a name wins (browsers send
+ * the most specific first); a value in double quotes loses them; a value that is not
+ * valid percent-encoding is kept as sent; a cookie without a name is ignored.
+ *
+ * @example
+ * parseCookieHeader('byok_at=abc; theme=%22dark%22'); // { byok_at: 'abc', theme: '"dark"' }
+ * parseCookieHeader('a=1').constructor; // undefined
+ */
 export function parseCookieHeader(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!name || name in out) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    try {
-      out[name] = decodeURIComponent(value);
-    } catch {
-      out[name] = value;
-    }
+  if (!header) return Object.create(null) as Record<string, string>;
+  const cookies = parseCookie(header, { decode: decodeCookieValue }) as Record<string, string>;
+  delete cookies[''];
+  return cookies;
+}
+
+function decodeCookieValue(raw: string): string {
+  const value = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
   }
-  return out;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
