@@ -103,10 +103,50 @@ describe('clientIp with trusted CIDRs', () => {
   });
 
   it('rejects bad CIDRs up front', () => {
-    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/129', 'nonsense', '10.0.0.0/-1', '10.0.0.0/']) {
+    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/129', 'nonsense', '10.0.0.0/-1', '10.0.0.0/', 'constructor', 'toString', '10.0.0.1:80', '[::1]', ' 10.0.0.1']) {
       expect(() => assertTrustProxy([bad]), bad).toThrow(expect.objectContaining({ code: 'config_invalid' }));
     }
     expect(() => assertTrustProxy(['10.0.0.0/8', '::1'])).not.toThrow();
+  });
+});
+
+describe('clientIp with a trust function (as Express `trust proxy`)', () => {
+  it('is asked per hop, peer first, with normalised addresses, and stops at the first untrusted one', () => {
+    const calls: Array<[string, number]> = [];
+    const trust = (address: string, hop: number) => {
+      calls.push([address, hop]);
+      return address.startsWith('10.');
+    };
+    const ip = clientIp({ remoteAddress: '::ffff:10.0.0.1', forwardedFor: '198.51.100.1, 203.0.113.9, 10.0.0.2' }, trust);
+    expect(ip).toBe('203.0.113.9');
+    expect(calls).toEqual([
+      ['10.0.0.1', 0],
+      ['10.0.0.2', 1],
+      ['203.0.113.9', 2],
+    ]);
+  });
+
+  it('trusting by hop index alone works like a hop count', () => {
+    const xff = '198.51.100.1, 198.51.100.2, 10.0.0.5';
+    for (const n of [1, 2, 3]) {
+      expect(clientIp({ remoteAddress: '10.0.0.9', forwardedFor: xff }, (_address, hop) => hop < n)).toBe(clientIp({ remoteAddress: '10.0.0.9', forwardedFor: xff }, n));
+    }
+  });
+
+  it('returns the leftmost hop when every hop is trusted, never asking about it', () => {
+    const seen: string[] = [];
+    expect(clientIp({ remoteAddress: '10.0.0.1', forwardedFor: '203.0.113.9, 10.0.0.2' }, (a) => (seen.push(a), true))).toBe('203.0.113.9');
+    expect(seen).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
+  it('ignores the header when the peer is not trusted, and stops at a malformed hop', () => {
+    expect(clientIp({ remoteAddress: '203.0.113.50', forwardedFor: '198.51.100.1' }, () => false)).toBe('203.0.113.50');
+    expect(clientIp({ remoteAddress: '10.0.0.1', forwardedFor: '198.51.100.1, bogus' }, () => true)).toBe('10.0.0.1');
+    expect(clientIp({ remoteAddress: 'bogus', forwardedFor: '198.51.100.1' }, () => true)).toBe(UNKNOWN_IP);
+  });
+
+  it('passes validation up front', () => {
+    expect(() => assertTrustProxy((address) => address === '127.0.0.1')).not.toThrow();
   });
 });
 
@@ -124,6 +164,9 @@ describe('normalizeIp', () => {
     ['[2001:db8::1]', '2001:db8::1'],
     ['192.0.2.1:8080', '192.0.2.1'],
     [' 192.0.2.1 ', '192.0.2.1'],
+    ['::ffff:0:0', '0.0.0.0'],
+    ['1:0:0:2:0:0:0:3', '1:0:0:2::3'],
+    ['::102:304', '::1.2.3.4'],
   ])('%s → %s', (input, expected) => {
     expect(normalizeIp(input)).toBe(expected);
   });
@@ -141,6 +184,9 @@ describe('rateLimitBucket', () => {
     expect(rateLimitBucket('2001:db8:1:2::1')).toBe(rateLimitBucket('2001:db8:1:2:ffff::9'));
     expect(rateLimitBucket('2001:db8:1:3::1')).not.toBe(rateLimitBucket('2001:db8:1:2::1'));
     expect(rateLimitBucket('::1')).toBe('::/64');
+    expect(rateLimitBucket('1::2:3:4:5:6:7')).toBe('1:0:2:3::/64');
+    expect(rateLimitBucket('2001:db8::1.2.3.4')).toBe('2001:db8::/64');
+    expect(rateLimitBucket('[2001:db8:0:0:1::]:443')).toBe('2001:db8::/64');
     expect(rateLimitBucket('unknown')).toBe('unknown');
   });
 });

@@ -1,14 +1,22 @@
-import { isIP } from 'node:net';
+import { BlockList, SocketAddress, isIP } from 'node:net';
 import { ByokError } from '../errors';
+
+/**
+ * Decides whether the address at one hop is a trusted proxy, as Express's `trust proxy`
+ * function does: hop 0 is the TCP peer, hop 1 the rightmost `X-Forwarded-For` entry, and
+ * so on leftwards. The address is normalised (IPv4-mapped IPv6 unwrapped, IPv6 in RFC 5952
+ * form). The walk stops at the first hop it returns false for.
+ */
+export type TrustProxyFunction = (address: string, hopIndex: number) => boolean;
 
 /**
  * Which proxies in front of the app are trusted to append to `X-Forwarded-For`:
  * `false` (default) trusts none and ignores the header; a number trusts that many hops
  * next to the app; a list trusts the peers inside those CIDRs (IPv4 or IPv6; a bare
  * address is a /32 or /128; `loopback`, `linklocal` and `uniquelocal` name the usual
- * ranges).
+ * ranges); a function decides per hop ({@link TrustProxyFunction}).
  */
-export type TrustProxy = false | number | readonly string[];
+export type TrustProxy = false | number | readonly string[] | TrustProxyFunction;
 
 /** What {@link clientIp} reads from a request. */
 export interface ClientIpInput {
@@ -21,18 +29,13 @@ export interface ClientIpInput {
 /** What {@link clientIp} returns when the peer address is missing or not an IP. */
 export const UNKNOWN_IP = 'unknown';
 
-const NAMED_RANGES: Record<string, readonly string[]> = {
-  loopback: ['127.0.0.0/8', '::1/128'],
-  linklocal: ['169.254.0.0/16', 'fe80::/10'],
-  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
-};
+const NAMED_RANGES = new Map<string, readonly string[]>([
+  ['loopback', ['127.0.0.0/8', '::1/128']],
+  ['linklocal', ['169.254.0.0/16', 'fe80::/10']],
+  ['uniquelocal', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']],
+]);
 
-interface Cidr {
-  bytes: Uint8Array;
-  bits: number;
-}
-
-const compiled = new WeakMap<readonly string[], Cidr[]>();
+const compiled = new WeakMap<readonly string[], BlockList>();
 
 /**
  * The client's address: walking `X-Forwarded-For` from the right, the first hop that
@@ -46,6 +49,8 @@ const compiled = new WeakMap<readonly string[], Cidr[]>();
  * // → '203.0.113.9'
  * clientIp({ remoteAddress: '10.0.0.2', forwardedFor: '203.0.113.9' }, 1); // → '203.0.113.9'
  * clientIp({ remoteAddress: '10.0.0.2', forwardedFor: '203.0.113.9' }); // → '10.0.0.2'
+ * clientIp({ remoteAddress: '10.0.0.2', forwardedFor: '203.0.113.9' }, (address, hop) => hop === 0);
+ * // → '203.0.113.9' (only the peer itself is trusted)
  */
 export function clientIp(input: ClientIpInput, trustProxy: TrustProxy = false): string {
   const peer = normalizeIp(input.remoteAddress ?? '');
@@ -55,7 +60,7 @@ export function clientIp(input: ClientIpInput, trustProxy: TrustProxy = false): 
 
   if (typeof trustProxy === 'number') {
     if (!Number.isInteger(trustProxy) || trustProxy < 0) {
-      throw new ByokError('config_invalid', 'trustProxy must be false, a non-negative hop count or a list of CIDRs');
+      throw new ByokError('config_invalid', 'trustProxy must be false, a non-negative hop count, a list of CIDRs or a function');
     }
     let current = peer;
     for (let i = 0; i < trustProxy; i++) {
@@ -67,11 +72,11 @@ export function clientIp(input: ClientIpInput, trustProxy: TrustProxy = false): 
     return current;
   }
 
-  const trusted = compileTrustList(trustProxy);
+  const trusts = typeof trustProxy === 'function' ? trustProxy : listTrust(compileTrustList(trustProxy));
   let current = peer;
-  for (let i = hops.length - 1; i >= 0; i--) {
-    if (!matchesAny(current, trusted)) return current;
-    const ip = normalizeIp(hops[i]!);
+  for (let hop = 0; hop < hops.length; hop++) {
+    if (!trusts(current, hop)) return current;
+    const ip = normalizeIp(hops[hops.length - 1 - hop]!);
     if (ip === null) return current;
     current = ip;
   }
@@ -90,10 +95,7 @@ export function rateLimitBucket(ip: string): string {
   const normalized = normalizeIp(ip);
   if (normalized === null) return ip;
   if (isIP(normalized) === 4) return normalized;
-  const bytes = parseIpBytes(normalized)!;
-  const prefix = new Uint8Array(16);
-  prefix.set(bytes.subarray(0, 8));
-  return `${formatIpv6(prefix)}/64`;
+  return `${canonicalIp(network64(normalized))}/64`;
 }
 
 /**
@@ -102,9 +104,10 @@ export function rateLimitBucket(ip: string): string {
  *
  * @example
  * assertTrustProxy(['10.0.0.0/8', 'fd00::/8']);
+ * assertTrustProxy((address) => address.startsWith('10.'));
  */
 export function assertTrustProxy(trustProxy: TrustProxy): void {
-  if (trustProxy === false) return;
+  if (trustProxy === false || typeof trustProxy === 'function') return;
   if (typeof trustProxy === 'number') {
     if (!Number.isInteger(trustProxy) || trustProxy < 0) {
       throw new ByokError('config_invalid', 'trustProxy hop count must be a non-negative integer');
@@ -128,15 +131,37 @@ export function normalizeIp(value: string): string | null {
   const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/u.exec(text);
   if (bracketed) text = bracketed[1]!;
   else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}$/u.test(text)) text = text.slice(0, text.lastIndexOf(':'));
-  const zone = text.indexOf('%');
-  if (zone !== -1) text = text.slice(0, zone);
+  return canonicalIp(text);
+}
+
+/** The address as Node formats it (`net.SocketAddress`), IPv4-mapped IPv6 unwrapped; null if not an IP. */
+function canonicalIp(text: string): string | null {
   const version = isIP(text);
-  if (version === 4) return text.split('.').map((part) => String(Number(part))).join('.');
-  if (version !== 6) return null;
-  const bytes = parseIpBytes(text);
-  if (bytes === null) return null;
-  if (isV4Mapped(bytes)) return Array.from(bytes.subarray(12)).join('.');
-  return formatIpv6(bytes);
+  if (version === 0) return null;
+  let address: string;
+  try {
+    address = new SocketAddress({ address: text, family: version === 4 ? 'ipv4' : 'ipv6' }).address;
+  } catch {
+    return null;
+  }
+  if (version === 6 && address.startsWith(V4_MAPPED) && isIP(address.slice(V4_MAPPED.length)) === 4) return address.slice(V4_MAPPED.length);
+  return address;
+}
+
+const V4_MAPPED = '::ffff:';
+
+/** `a:b:c:d::` for a canonical IPv6 address: its first 64 bits. */
+function network64(address: string): string {
+  const [head = '', tail] = address.split('::') as [string, string | undefined];
+  const groups = head === '' ? [] : head.split(':');
+  if (tail !== undefined) {
+    const tailGroups = tail === '' ? [] : tail.split(':');
+    // a trailing dotted quad ("::1.2.3.4") stands for two groups
+    const tailCount = tailGroups.reduce((n, group) => n + (group.includes('.') ? 2 : 1), 0);
+    for (let i = groups.length + tailCount; i < 8; i++) groups.push('0');
+    groups.push(...tailGroups);
+  }
+  return `${groups.slice(0, 4).join(':')}::`;
 }
 
 function forwardedHops(header: ClientIpInput['forwardedFor']): string[] {
@@ -152,111 +177,34 @@ function forwardedHops(header: ClientIpInput['forwardedFor']): string[] {
   return hops;
 }
 
-function compileTrustList(list: readonly string[]): Cidr[] {
-  const cached = compiled.get(list);
-  if (cached) return cached;
-  const out: Cidr[] = [];
-  for (const entry of list) {
-    const named = NAMED_RANGES[entry];
-    for (const cidr of named ?? [entry]) out.push(parseCidr(cidr));
-  }
-  compiled.set(list, out);
-  return out;
+function listTrust(list: BlockList): TrustProxyFunction {
+  return (address) => list.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6');
 }
 
-function parseCidr(text: string): Cidr {
+/** The trusted ranges as a `net.BlockList` (IPv4 rules also match IPv4-mapped IPv6), built once per list. */
+function compileTrustList(list: readonly string[]): BlockList {
+  const cached = compiled.get(list);
+  if (cached) return cached;
+  if (!Array.isArray(list)) throw new ByokError('config_invalid', 'trustProxy must be false, a non-negative hop count, a list of CIDRs or a function');
+  const blockList = new BlockList();
+  for (const entry of list) {
+    if (typeof entry !== 'string') throw new ByokError('config_invalid', 'trustProxy entries must be strings');
+    for (const cidr of NAMED_RANGES.get(entry) ?? [entry]) addCidr(blockList, cidr);
+  }
+  compiled.set(list, blockList);
+  return blockList;
+}
+
+function addCidr(list: BlockList, text: string): void {
   const slash = text.indexOf('/');
-  const address = slash === -1 ? text : text.slice(0, slash);
-  const ip = normalizeIp(address);
-  const bytes = ip === null ? null : parseIpBytes(ip);
-  if (bytes === null) throw new ByokError('config_invalid', `trustProxy entry is not an IP or CIDR: ${text}`);
-  const v4 = isIP(ip!) === 4;
-  const max = v4 ? 32 : 128;
+  const ip = canonicalIp(slash === -1 ? text : text.slice(0, slash));
+  if (ip === null) throw new ByokError('config_invalid', `trustProxy entry is not an IP or CIDR: ${text}`);
+  const family = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
+  const max = family === 'ipv4' ? 32 : 128;
   const bitsText = slash === -1 ? String(max) : text.slice(slash + 1);
   const bits = Number(bitsText);
   if (!/^\d{1,3}$/u.test(bitsText) || bits > max) {
     throw new ByokError('config_invalid', `trustProxy entry has a bad prefix length: ${text}`);
   }
-  // IPv4 ranges are held as IPv4-mapped IPv6 so one comparison covers both families.
-  return { bytes, bits: v4 ? bits + 96 : bits };
-}
-
-function matchesAny(ip: string, cidrs: readonly Cidr[]): boolean {
-  const bytes = parseIpBytes(ip);
-  if (bytes === null) return false;
-  return cidrs.some((cidr) => inCidr(bytes, cidr));
-}
-
-function inCidr(bytes: Uint8Array, cidr: Cidr): boolean {
-  let bits = cidr.bits;
-  for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((bytes[i]! & mask) !== (cidr.bytes[i]! & mask)) return false;
-  }
-  return true;
-}
-
-/** 16 bytes for any valid IP (IPv4 as IPv4-mapped IPv6), or null. */
-function parseIpBytes(ip: string): Uint8Array | null {
-  const version = isIP(ip);
-  const bytes = new Uint8Array(16);
-  if (version === 4) {
-    bytes[10] = 0xff;
-    bytes[11] = 0xff;
-    ip.split('.').forEach((part, i) => {
-      bytes[12 + i] = Number(part);
-    });
-    return bytes;
-  }
-  if (version !== 6) return null;
-  let text = ip.toLowerCase();
-  // A trailing dotted quad ("::ffff:1.2.3.4") becomes two hextets.
-  const quad = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/u.exec(text);
-  if (quad) {
-    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
-    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::') as [string, string | undefined];
-  const headParts = head === '' ? [] : head.split(':');
-  const tailParts = tail === undefined || tail === '' ? [] : tail.split(':');
-  const missing = 8 - headParts.length - tailParts.length;
-  const groups = [...headParts, ...(tail === undefined ? [] : Array<string>(missing).fill('0')), ...tailParts];
-  if (groups.length !== 8) return null;
-  groups.forEach((group, i) => {
-    const n = Number.parseInt(group, 16);
-    bytes[i * 2] = n >> 8;
-    bytes[i * 2 + 1] = n & 0xff;
-  });
-  return bytes;
-}
-
-function isV4Mapped(bytes: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
-  return bytes[10] === 0xff && bytes[11] === 0xff;
-}
-
-/** RFC 5952: lower case, leading zeros dropped, the longest run (≥ 2) of zero groups as "::". */
-function formatIpv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  const left = hex.slice(0, bestStart).join(':');
-  const right = hex.slice(bestStart + bestLen).join(':');
-  return `${left}::${right}`;
+  list.addSubnet(ip, bits, family);
 }
