@@ -11,7 +11,20 @@ describe('message parts', () => {
     expect(messagePartsSchema.parse(parts)).toEqual(parts);
   });
 
+  it('accepts reasoning parts and provider metadata on every part, and partsText leaves reasoning out', () => {
+    const parts = [
+      { type: 'reasoning', text: 'Plan first.', providerMetadata: { gemini: { thoughtSignature: 'c2ln' } } },
+      { type: 'text', text: 'Answer', providerMetadata: { gemini: { thoughtSignature: 'dGV4dA' } } },
+      { type: 'tool-call', toolCallId: 'c', toolName: 't', args: {}, providerMetadata: { gemini: { thoughtSignature: 'Y2FsbA' } } },
+      { type: 'tool-result', toolCallId: 'c', toolName: 't', result: 1, providerMetadata: { openai: { any: ['thing'] } } },
+    ];
+    expect(messagePartsSchema.parse(parts)).toEqual(parts);
+    expect(partsText(messagePartsSchema.parse(parts))).toBe('Answer');
+  });
+
   it.each([
+    { type: 'reasoning' },
+    { type: 'text', text: 'x', providerMetadata: { gemini: 'not an object' } },
     { type: 'image', url: 'x' },
     { type: 'text' },
     { type: 'tool-call', toolCallId: '', toolName: 'a', args: {} },

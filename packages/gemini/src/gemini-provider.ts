@@ -1,26 +1,25 @@
-import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
+import * as genai from '@google/genai';
+import type { GenerateContentResponse } from '@google/genai';
+import { ByokError } from '@byok/core';
 import {
-  ByokError,
-  keyValidationFromFailure,
-  providerError,
-  startCallDeadline,
   type CallOptions,
   type GenerateRequest,
   type GenerateResult,
   type KeyValidation,
   type LlmProvider,
-  type MessagePart,
   type ModelInfo,
   type StreamEvent,
   type TokenUsage,
   type ToolCall,
   type ValidateKeyOptions,
 } from '@byok/core';
+import { keyValidationFromFailure, partsText, providerError, startCallDeadline, StreamPartsBuilder } from '@byok/core/llm';
 import { geminiFailure } from './gemini-errors';
 import { finishReasonOf, readResponse, toGeminiParams } from './gemini-messages';
+import type { GeminiModelsApi, GeminiSdk } from './gemini-sdk';
 
 export interface GeminiOptions {
-  /** Provider id. Default `gemini`. */
+  /** Provider id. Default `gemini`. It also keys the `providerMetadata` of the parts it returns. */
   id?: string;
   /** API origin. Default `https://generativelanguage.googleapis.com` (the client's own default). */
   baseUrl?: string;
@@ -36,18 +35,25 @@ export interface GeminiOptions {
   timeoutMs?: number;
   /** Extra headers on every request (never the key: that is per call). */
   headers?: Record<string, string>;
+  /**
+   * The `@google/genai` module to build clients from. Default: the one this package
+   * imports (peer dependency `^2.32.0`).
+   */
+  sdk?: GeminiSdk;
 }
 
 const DEFAULT_MODEL = 'gemini-2.5-flash';
 const DEFAULT_TIMEOUT_MS = 60_000;
 const VALIDATE_TIMEOUT_MS = 10_000;
+const NO_USAGE: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
 
 /**
  * The Gemini provider, on `@google/genai`. A client is built per call (measured at
  * about 6 µs on Node 20, against milliseconds for the request), so no client, and no
  * plaintext key inside one, outlives the call.
  * Key checks list models; generation uses `models.generateContent` and
- * `models.generateContentStream`.
+ * `models.generateContentStream`. Every part of a reply keeps its `thoughtSignature` in
+ * `providerMetadata[id]`, and sends it back when the part is in the next request's history.
  *
  * @example
  * import { gemini } from '@byok/gemini';
@@ -62,9 +68,10 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
   const id = options.id ?? 'gemini';
   const defaultModel = options.defaultModel ?? DEFAULT_MODEL;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const sdk: GeminiSdk = options.sdk ?? genai;
 
-  const client = (apiKey: string): GoogleGenAI =>
-    new GoogleGenAI({
+  const models = (apiKey: string): GeminiModelsApi =>
+    new sdk.GoogleGenAI({
       apiKey,
       vertexai: false,
       ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
@@ -72,7 +79,7 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
         ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
         ...(options.headers ? { headers: { ...options.headers } } : {}),
       },
-    });
+    }).models;
 
   const requireKey = (apiKey: string): void => {
     if (typeof apiKey !== 'string' || apiKey.trim() === '') {
@@ -91,7 +98,7 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
         timeoutMs: call.timeoutMs ?? Math.min(timeoutMs, VALIDATE_TIMEOUT_MS),
       });
       try {
-        await client(apiKey).models.list({ config: { pageSize: 1, abortSignal: deadline.signal } });
+        await models(apiKey).list({ config: { pageSize: 1, abortSignal: deadline.signal } });
         return { status: 'valid' };
       } catch (error) {
         return keyValidationFromFailure(geminiFailure(id, error, deadline), [apiKey]);
@@ -104,11 +111,11 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
     async generate(apiKey: string, request: GenerateRequest, call: CallOptions = {}): Promise<GenerateResult> {
       requireKey(apiKey);
       const model = request.model ?? defaultModel;
-      const { contents, config } = toGeminiParams(request);
+      const { contents, config } = toGeminiParams(request, id);
       const deadline = startCallDeadline({ signal: call.signal, timeoutMs });
       let response;
       try {
-        response = await client(apiKey).models.generateContent({ model, contents, config: { ...config, abortSignal: deadline.signal } });
+        response = await models(apiKey).generateContent({ model, contents, config: { ...config, abortSignal: deadline.signal } });
       } catch (error) {
         throw providerError(geminiFailure(id, error, deadline), [apiKey]);
       } finally {
@@ -116,22 +123,28 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
       }
       const chunk = readResponse(id, response);
       if (chunk.blocked) throw providerError(chunk.blocked, [apiKey]);
-      const parts: MessagePart[] = [];
-      if (chunk.text) parts.push({ type: 'text', text: chunk.text });
-      for (const tc of chunk.toolCalls) parts.push({ type: 'tool-call', ...tc });
+      const builder = new StreamPartsBuilder();
+      for (const delta of chunk.deltas) builder.add(delta);
+      const parts = builder.parts();
+      const toolCalls: ToolCall[] = [];
+      for (const part of parts) {
+        if (part.type !== 'tool-call') continue;
+        const { type: _type, ...call } = part;
+        toolCalls.push(call);
+      }
       return {
         model: chunk.model ?? model,
-        text: chunk.text,
+        text: partsText(parts),
         parts,
-        toolCalls: chunk.toolCalls,
-        finishReason: finishReasonOf(chunk.rawFinishReason, chunk.toolCalls.length > 0),
-        usage: chunk.usage ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+        toolCalls,
+        finishReason: finishReasonOf(chunk.rawFinishReason, toolCalls.length > 0),
+        usage: chunk.usage ?? NO_USAGE,
         ...(chunk.rawFinishReason ? { rawFinishReason: chunk.rawFinishReason } : {}),
       };
     },
 
     stream(apiKey: string, request: GenerateRequest, call: CallOptions = {}): AsyncIterable<StreamEvent> {
-      return streamGemini({ id, client, requireKey, timeoutMs }, apiKey, request, request.model ?? defaultModel, call);
+      return streamGemini({ id, models, requireKey, timeoutMs }, apiKey, request, request.model ?? defaultModel, call);
     },
 
     async listModels(apiKey: string, call: CallOptions = {}): Promise<ModelInfo[]> {
@@ -139,14 +152,16 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
       const deadline = startCallDeadline({ signal: call.signal, timeoutMs });
       const out: ModelInfo[] = [];
       try {
-        const pager = await client(apiKey).models.list({ config: { pageSize: 100, abortSignal: deadline.signal } });
+        const pager = await models(apiKey).list({ config: { pageSize: 100, abortSignal: deadline.signal } });
         for await (const m of pager) {
           if (!m.name) continue;
+          // Chat models only: embedding, image and audio models cannot take a chat turn.
+          if (!(m.supportedActions ?? []).includes('generateContent')) continue;
           out.push({
             id: m.name.replace(/^models\//, ''),
             ...(m.displayName ? { displayName: m.displayName } : {}),
-            ...(m.inputTokenLimit !== undefined ? { inputTokenLimit: m.inputTokenLimit } : {}),
-            ...(m.outputTokenLimit !== undefined ? { outputTokenLimit: m.outputTokenLimit } : {}),
+            ...(typeof m.inputTokenLimit === 'number' ? { inputTokenLimit: m.inputTokenLimit } : {}),
+            ...(typeof m.outputTokenLimit === 'number' ? { outputTokenLimit: m.outputTokenLimit } : {}),
           });
         }
         return out;
@@ -162,20 +177,20 @@ export function gemini(options: GeminiOptions = {}): LlmProvider {
 /** What a stream needs from its provider. */
 interface StreamContext {
   id: string;
-  client: (apiKey: string) => GoogleGenAI;
+  models: (apiKey: string) => GeminiModelsApi;
   requireKey: (apiKey: string) => void;
   timeoutMs: number;
 }
 
 async function* streamGemini(
-  { id, client, requireKey, timeoutMs }: StreamContext,
+  { id, models, requireKey, timeoutMs }: StreamContext,
   apiKey: string,
   request: GenerateRequest,
   model: string,
   call: CallOptions,
 ): AsyncGenerator<StreamEvent> {
   requireKey(apiKey);
-  const { contents, config } = toGeminiParams(request);
+  const { contents, config } = toGeminiParams(request, id);
   // Idle deadline: restarted on every chunk, paused while the consumer holds an event.
   const deadline = startCallDeadline({ signal: call.signal, timeoutMs });
   let usage: TokenUsage | undefined;
@@ -185,7 +200,7 @@ async function* streamGemini(
   let chunks: AsyncGenerator<GenerateContentResponse> | undefined;
   try {
     try {
-      chunks = await client(apiKey).models.generateContentStream({ model, contents, config: { ...config, abortSignal: deadline.signal } });
+      chunks = await models(apiKey).generateContentStream({ model, contents, config: { ...config, abortSignal: deadline.signal } });
     } catch (error) {
       throw providerError(geminiFailure(id, error, deadline), [apiKey]);
     }
@@ -203,10 +218,10 @@ async function* streamGemini(
       if (chunk.model) answeredModel = chunk.model;
       if (chunk.usage) usage = chunk.usage;
       if (chunk.rawFinishReason) rawFinishReason = chunk.rawFinishReason;
-      if (chunk.text) events.push({ type: 'text-delta', text: chunk.text });
-      for (const tc of chunk.toolCalls as ToolCall[]) {
-        sawToolCalls = true;
-        events.push({ type: 'tool-call', ...tc });
+      for (const delta of chunk.deltas) {
+        if (delta.type === 'tool-call') sawToolCalls = true;
+        if (delta.type !== 'tool-call' && delta.text === '' && !delta.providerMetadata) continue;
+        events.push(delta);
       }
       if (chunk.blocked) {
         // Text that arrived before the block is still delivered, then the block is thrown.
@@ -220,12 +235,16 @@ async function* streamGemini(
       }
     }
     if (deadline.callerAborted()) throw providerError({ provider: id, kind: 'aborted' });
+    if (rawFinishReason === undefined) {
+      // The connection closed cleanly but the model never said it was done: a cut reply.
+      throw providerError({ provider: id, kind: 'network', message: 'the stream ended before the reply was finished (no finishReason)' });
+    }
     yield {
       type: 'finish',
       model: answeredModel,
       finishReason: finishReasonOf(rawFinishReason, sawToolCalls),
-      usage: usage ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
-      ...(rawFinishReason ? { rawFinishReason } : {}),
+      usage: usage ?? NO_USAGE,
+      rawFinishReason,
     };
   } finally {
     // Whatever ended the iteration (done, error, abort, or the consumer leaving early),

@@ -57,4 +57,78 @@ describe('Gemini stand-in wire shapes', () => {
     expect(second.status).toBe(200);
     expect(standIn.requests.at(-1)).toMatchObject({ route: 'generate', model: 'gemini-2.5-flash', key: 'k-accepted-1', status: 200, completed: true });
   });
+
+  it('answers errors on the stream route as Google does: text/event-stream, a pretty-printed JSON body', async () => {
+    standIn.injectFault({ kind: 'rate-limit', retryAfterSeconds: 23 }, { route: 'stream', times: 1 });
+    const response = await post('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', { 'x-goog-api-key': 'k-accepted-1' }, turn);
+    expect(response.status).toBe(429);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const text = await response.text();
+    expect(text.startsWith('{\n  "error": {\n    "code": 429,')).toBe(true);
+    expect(JSON.parse(text)).toMatchObject({ error: { status: 'RESOURCE_EXHAUSTED', details: expect.arrayContaining([{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '23s' }]) } });
+    const plain = await post('/v1beta/models/gemini-2.5-flash:generateContent', { 'x-goog-api-key': 'nope-1234' }, turn);
+    expect(plain.headers.get('content-type')).toBe('application/json; charset=UTF-8');
+  });
+
+  it('tells a spent daily quota by its quotaId, though a RetryInfo comes with it', async () => {
+    standIn.injectFault({ kind: 'quota-exhausted', scope: 'daily' }, { route: 'generate', times: 1 });
+    const response = await post('/v1beta/models/gemini-2.5-flash:generateContent', { 'x-goog-api-key': 'k-accepted-1' }, turn);
+    expect(response.status).toBe(429);
+    const body = (await response.json()) as { error: { details: Array<Record<string, unknown>> } };
+    expect(body.error.details).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ violations: [expect.objectContaining({ quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier' })] }),
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '41s' },
+      ]),
+    );
+  });
+
+  it('plays Gemini 3: signs the first function call of a step and refuses a follow-up turn that lost it', async () => {
+    standIn.setReply((t) => (t.messages.length === 1 ? { toolCalls: [{ name: 'lookup', args: { q: 'a' } }, { name: 'lookup', args: { q: 'b' } }] } : 'done'));
+    const first = await post('/v1beta/models/gemini-3-pro-preview:generateContent', { 'x-goog-api-key': 'k-accepted-1' }, turn);
+    const reply = (await first.json()) as { candidates: Array<{ content: { parts: Array<Record<string, unknown>> } }> };
+    const parts = reply.candidates[0]!.content.parts;
+    expect(typeof parts[0]!.thoughtSignature).toBe('string');
+    expect(parts[1]!.thoughtSignature).toBeUndefined();
+    const responses = { role: 'user', parts: [{ functionResponse: { name: 'lookup', response: { r: 1 } } }, { functionResponse: { name: 'lookup', response: { r: 2 } } }] };
+    const signed = await post('/v1beta/models/gemini-3-pro-preview:generateContent', { 'x-goog-api-key': 'k-accepted-1' }, {
+      contents: [...turn.contents, { role: 'model', parts }, responses],
+    });
+    expect(signed.status).toBe(200);
+    const stripped = parts.map(({ thoughtSignature: _s, ...rest }) => rest);
+    for (const route of ['generateContent', 'streamGenerateContent?alt=sse']) {
+      const refused = await post(`/v1beta/models/gemini-3-pro-preview:${route}`, { 'x-goog-api-key': 'k-accepted-1' }, {
+        contents: [...turn.contents, { role: 'model', parts: stripped }, responses],
+      });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: {
+          code: 400,
+          message:
+            'Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:lookup` , position 2. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.',
+          status: 'INVALID_ARGUMENT',
+        },
+      });
+    }
+    // Earlier turns are not checked, as on the real API.
+    const later = await post('/v1beta/models/gemini-3-pro-preview:generateContent', { 'x-goog-api-key': 'k-accepted-1' }, {
+      contents: [...turn.contents, { role: 'model', parts: stripped }, responses, { role: 'model', parts: [{ text: 'done' }] }, { role: 'user', parts: [{ text: 'next' }] }],
+    });
+    expect(later.status).toBe(200);
+    // Gemini 2.5 does not check.
+    const older = await post('/v1beta/models/gemini-2.5-flash:generateContent', { 'x-goog-api-key': 'k-accepted-1' }, {
+      contents: [...turn.contents, { role: 'model', parts: stripped }, responses],
+    });
+    expect(older.status).toBe(200);
+    standIn.setReply(undefined);
+  });
+
+  it('lists chat models with generateContent and other models without it', async () => {
+    const response = await fetch(`${standIn.url}/v1beta/models?pageSize=50`, { headers: { 'x-goog-api-key': 'k-accepted-1' } });
+    const { models } = (await response.json()) as { models: Array<{ name: string; supportedGenerationMethods: string[]; inputTokenLimit?: number }> };
+    const chat = models.filter((m) => m.supportedGenerationMethods.includes('generateContent')).map((m) => m.name);
+    expect(chat).toEqual(standIn.models.map((m) => `models/${m}`));
+    expect(models.map((m) => m.name)).toEqual(expect.arrayContaining(['models/gemini-embedding-001', 'models/imagen-4.0-generate-001']));
+    expect(models.find((m) => m.name === 'models/gemini-embedding-001')?.inputTokenLimit).toBe(2_048);
+  });
 });

@@ -162,6 +162,85 @@ describe('gemini error bodies', () => {
     expect(failure).toMatchObject({ kind: 'http', status: 503, providerCode: 'UNAVAILABLE', message: 'overloaded' });
   });
 
+  it('unwraps the body the client could not parse on the stream route (text/event-stream), keeping status and retry delay', () => {
+    const body = {
+      error: {
+        code: 429,
+        message: 'You exceeded your current quota, please check your plan and billing details.',
+        status: 'RESOURCE_EXHAUSTED',
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+            violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier', quotaValue: '5' }],
+          },
+          { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '23s' },
+        ],
+      },
+    };
+    // What @google/genai throws for a non-JSON content type: the raw text as the message.
+    const wrapped = apiError(429, { error: { message: `${JSON.stringify(body, null, 2)}\n`, code: 429, status: 'Too Many Requests' } });
+    const failure = geminiFailure('gemini', wrapped, deadline);
+    expect(failure).toMatchObject({
+      kind: 'http',
+      status: 429,
+      providerCode: 'RESOURCE_EXHAUSTED',
+      retryAfterMs: 23_000,
+      message: 'You exceeded your current quota, please check your plan and billing details.',
+    });
+    expect(failure.quotaExhausted).toBeUndefined();
+  });
+
+  it.each([
+    ['a per-day quota (with a RetryInfo anyway)', { quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier', quotaValue: '20' }, 'quota'],
+    ['a per-day metric', { quotaMetric: 'generativelanguage.googleapis.com/generate_requests_per_model_per_day', quotaId: 'GenerateRequestsPerDayPerProjectPerModel' }, 'quota'],
+    ['a limit of 0', { quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier', quotaValue: '0' }, 'quota'],
+  ])('reads %s as a spent quota without a retry hint', (_name, violation, message) => {
+    const failure = geminiFailure(
+      'gemini',
+      apiError(429, {
+        error: {
+          code: 429,
+          message,
+          status: 'RESOURCE_EXHAUSTED',
+          details: [
+            { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [violation] },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '41s' },
+          ],
+        },
+      }),
+      deadline,
+    );
+    expect(failure).toMatchObject({ status: 429, quotaExhausted: true });
+    expect(failure.retryAfterMs).toBeUndefined();
+  });
+
+  it('reads depleted prepaid credits and a "limit: 0" message as a spent quota', () => {
+    for (const message of [
+      'Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage your project and billing.',
+      'You exceeded your current quota.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro',
+    ]) {
+      expect(geminiFailure('gemini', apiError(429, { error: { code: 429, message, status: 'RESOURCE_EXHAUSTED' } }), deadline).quotaExhausted).toBe(true);
+    }
+  });
+
+  it.each([
+    ['SERVICE_DISABLED', 403, 'PERMISSION_DENIED'],
+    ['BILLING_DISABLED', 403, 'PERMISSION_DENIED'],
+    ['API_KEY_SERVICE_BLOCKED', 403, 'PERMISSION_DENIED'],
+  ])('does not call %s a rejected key', (reason, code, status) => {
+    const failure = geminiFailure(
+      'gemini',
+      apiError(code, { error: { code, message: 'refused', status, details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason }] } }),
+      deadline,
+    );
+    expect(failure).toMatchObject({ keyRejected: false, providerCode: reason });
+  });
+
+  it('does not call an unsupported location a rejected key', () => {
+    const failure = geminiFailure('gemini', apiError(400, { error: { code: 400, message: 'User location is not supported for the API use.', status: 'FAILED_PRECONDITION' } }), deadline);
+    expect(failure).toMatchObject({ keyRejected: false, providerCode: 'FAILED_PRECONDITION' });
+  });
+
   it('treats a non-JSON error as the status alone, and other errors as network failures', () => {
     expect(geminiFailure('gemini', new ApiError({ status: 502, message: 'Bad Gateway' }), deadline)).toMatchObject({ kind: 'http', status: 502 });
     expect(geminiFailure('gemini', new TypeError('fetch failed'), deadline).kind).toBe('network');
@@ -171,7 +250,7 @@ describe('gemini error bodies', () => {
 describe('gemini responses', () => {
   const response = (value: Record<string, unknown>) => Object.assign(new GenerateContentResponse(), value);
 
-  it('skips thought parts and counts thinking tokens as output', () => {
+  it('reads thought parts as reasoning, apart from the text, and counts thinking tokens as output', () => {
     const chunk = readResponse(
       'gemini',
       response({
@@ -179,8 +258,77 @@ describe('gemini responses', () => {
         usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 5, thoughtsTokenCount: 7, totalTokenCount: 22 },
       }),
     );
-    expect(chunk.text).toBe('Answer');
+    expect(chunk.deltas).toEqual([
+      { type: 'reasoning-delta', text: 'hmm' },
+      { type: 'text-delta', text: 'Answer' },
+    ]);
     expect(chunk.usage).toEqual({ inputTokens: 10, outputTokens: 12, totalTokens: 22 });
+  });
+
+  it('keeps every part’s thoughtSignature as provider metadata under the provider id, in order', () => {
+    const chunk = readResponse(
+      'gem-eu',
+      response({
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'plan', thought: true, thoughtSignature: 'sig-thought' },
+                { text: 'Calling.' },
+                { functionCall: { name: 'lookup', args: { q: 1 }, id: 'fc-9' }, thoughtSignature: 'sig-call' },
+                { functionCall: { name: 'lookup', args: { q: 2 } } },
+                { text: '', thoughtSignature: 'sig-tail' },
+              ],
+            },
+            finishReason: 'STOP',
+          },
+        ],
+      }),
+    );
+    expect(chunk.deltas).toEqual([
+      { type: 'reasoning-delta', text: 'plan', providerMetadata: { 'gem-eu': { thoughtSignature: 'sig-thought' } } },
+      { type: 'text-delta', text: 'Calling.' },
+      { type: 'tool-call', toolCallId: 'fc-9', toolName: 'lookup', args: { q: 1 }, providerMetadata: { 'gem-eu': { thoughtSignature: 'sig-call' } } },
+      { type: 'tool-call', toolCallId: expect.stringMatching(/^gemini-call-/), toolName: 'lookup', args: { q: 2 } },
+      { type: 'text-delta', text: '', providerMetadata: { 'gem-eu': { thoughtSignature: 'sig-tail' } } },
+    ]);
+  });
+
+  it('sends each signature back on the part it came from, only on model turns and only its own', () => {
+    const { contents } = toGeminiParams(
+      {
+        messages: [
+          { role: 'user', parts: [{ type: 'text', text: 'q', providerMetadata: { gemini: { thoughtSignature: 'not-from-the-model' } } }] },
+          {
+            role: 'assistant',
+            parts: [
+              { type: 'reasoning', text: 'plan', providerMetadata: { gemini: { thoughtSignature: 'sig-thought' } } },
+              { type: 'text', text: 'Calling.', providerMetadata: { openai: { thoughtSignature: 'someone-else' } } },
+              { type: 'tool-call', toolCallId: 'fc-9', toolName: 'lookup', args: { q: 1 }, providerMetadata: { gemini: { thoughtSignature: 'sig-call' } } },
+              { type: 'tool-call', toolCallId: 'gemini-call-x', toolName: 'lookup', args: { q: 2 } },
+              { type: 'text', text: '', providerMetadata: { gemini: { thoughtSignature: 'sig-tail' } } },
+            ],
+          },
+          { role: 'tool', parts: [{ type: 'tool-result', toolCallId: 'fc-9', toolName: 'lookup', result: { a: 1 } }] },
+        ],
+      },
+      'gemini',
+    );
+    expect(contents).toEqual([
+      { role: 'user', parts: [{ text: 'q' }] },
+      {
+        role: 'model',
+        parts: [
+          { text: 'plan', thought: true, thoughtSignature: 'sig-thought' },
+          { text: 'Calling.' },
+          { functionCall: { name: 'lookup', args: { q: 1 }, id: 'fc-9' }, thoughtSignature: 'sig-call' },
+          { functionCall: { name: 'lookup', args: { q: 2 } } },
+          { text: '', thoughtSignature: 'sig-tail' },
+        ],
+      },
+      { role: 'user', parts: [{ functionResponse: { name: 'lookup', response: { a: 1 }, id: 'fc-9' } }] },
+    ]);
   });
 
   it('reports a blocked prompt and safety-stopped replies', () => {

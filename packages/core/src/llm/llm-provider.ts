@@ -1,4 +1,4 @@
-import type { MessagePart, MessageRole } from './message-parts';
+import type { MessagePart, MessageRole, ProviderMetadata } from './message-parts';
 
 /**
  * The one plug-in point for model providers. `@byok/gemini` and `@byok/openai-compatible`
@@ -31,12 +31,14 @@ export interface LlmProvider {
   /** One complete reply. */
   generate(apiKey: string, request: GenerateRequest, options?: CallOptions): Promise<GenerateResult>;
   /**
-   * The reply as it is produced: `text-delta` and `tool-call` events, then exactly one
-   * `finish` event. Aborting `signal` (or leaving the loop early) closes the connection;
-   * an abort ends the iteration with a `ByokError` of code `aborted`.
+   * The reply as it is produced: `text-delta`, `reasoning-delta` and `tool-call` events,
+   * then exactly one `finish` event. A stream that ends without the provider saying the
+   * reply is finished is a `provider_network_error`, never a `finish`. Aborting `signal`
+   * (or leaving the loop early) closes the connection; an abort ends the iteration with a
+   * `ByokError` of code `aborted`. Fold the events into parts with `StreamPartsBuilder`.
    */
   stream(apiKey: string, request: GenerateRequest, options?: CallOptions): AsyncIterable<StreamEvent>;
-  /** The models this key can use, when the provider can list them. */
+  /** The chat models this key can use (no embedding or image models), when the provider can list them. */
   listModels?(apiKey: string, options?: CallOptions): Promise<ModelInfo[]>;
 }
 
@@ -99,13 +101,19 @@ export interface ToolCall {
   toolCallId: string;
   toolName: string;
   args: Record<string, unknown>;
+  /** What the provider needs back with this call on the next turn (e.g. Gemini's `thoughtSignature`). */
+  providerMetadata?: ProviderMetadata;
 }
 
 export interface GenerateResult {
   /** The model that answered (as the provider names it). */
   model: string;
   text: string;
-  /** The reply as message parts (text first, then tool calls). */
+  /**
+   * The reply as message parts, in the order the model produced them (`reasoning`,
+   * `text`, `tool-call`), with their `providerMetadata`. Store them as they are: sending
+   * them back on the next turn is what keeps e.g. Gemini's thought signatures.
+   */
   parts: MessagePart[];
   toolCalls: ToolCall[];
   finishReason: FinishReason;
@@ -114,8 +122,13 @@ export interface GenerateResult {
   rawFinishReason?: string;
 }
 
+/**
+ * One step of a streamed reply. `providerMetadata` on a delta belongs to the part the
+ * delta extends (a delta may carry only metadata, with empty `text`).
+ */
 export type StreamEvent =
-  | { type: 'text-delta'; text: string }
+  | { type: 'text-delta'; text: string; providerMetadata?: ProviderMetadata }
+  | { type: 'reasoning-delta'; text: string; providerMetadata?: ProviderMetadata }
   | ({ type: 'tool-call' } & ToolCall)
   | { type: 'finish'; model: string; finishReason: FinishReason; usage: TokenUsage; rawFinishReason?: string };
 
@@ -123,6 +136,7 @@ export interface ModelInfo {
   /** The id to put in `GenerateRequest.model`. */
   id: string;
   displayName?: string;
+  /** The context window, in tokens, when the API says it: budget a turn's history against it. */
   inputTokenLimit?: number;
   outputTokenLimit?: number;
 }

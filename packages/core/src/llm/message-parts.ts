@@ -5,10 +5,25 @@ import { z } from 'zod';
  * `chat_messages.parts` and translated by each {@link LlmProvider} into its own wire shape.
  */
 
+/**
+ * Opaque facts a provider attached to a part, keyed by provider id (e.g.
+ * `{ gemini: { thoughtSignature: '...' } }`). Stored with the part and handed back to the
+ * same provider on the next turn; other providers ignore it.
+ */
+export const providerMetadataSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
+
 /** Plain text. */
 export const textPartSchema = z.object({
   type: z.literal('text'),
   text: z.string(),
+  providerMetadata: providerMetadataSchema.optional(),
+});
+
+/** The model's reasoning (a thought summary), kept apart from the answer text. */
+export const reasoningPartSchema = z.object({
+  type: z.literal('reasoning'),
+  text: z.string(),
+  providerMetadata: providerMetadataSchema.optional(),
 });
 
 /** A model asking the host to call one of the tools it was offered. */
@@ -19,6 +34,7 @@ export const toolCallPartSchema = z.object({
   toolName: z.string().min(1).max(200),
   /** The arguments, as a JSON object. */
   args: z.record(z.string(), z.unknown()),
+  providerMetadata: providerMetadataSchema.optional(),
 });
 
 /** The host's answer to a tool call, sent back to the model in a `tool` message. */
@@ -29,15 +45,23 @@ export const toolResultPartSchema = z.object({
   /** Any JSON value. */
   result: z.unknown(),
   isError: z.boolean().optional(),
+  providerMetadata: providerMetadataSchema.optional(),
 });
 
-/** One part of a message: `text`, `tool-call` or `tool-result`. */
-export const messagePartSchema = z.discriminatedUnion('type', [textPartSchema, toolCallPartSchema, toolResultPartSchema]);
+/** One part of a message: `text`, `reasoning`, `tool-call` or `tool-result`; each may carry `providerMetadata`. */
+export const messagePartSchema = z.discriminatedUnion('type', [
+  textPartSchema,
+  reasoningPartSchema,
+  toolCallPartSchema,
+  toolResultPartSchema,
+]);
 
 /** The parts of one message, in order. */
 export const messagePartsSchema = z.array(messagePartSchema);
 
+export type ProviderMetadata = z.infer<typeof providerMetadataSchema>;
 export type TextPart = z.infer<typeof textPartSchema>;
+export type ReasoningPart = z.infer<typeof reasoningPartSchema>;
 export type ToolCallPart = z.infer<typeof toolCallPartSchema>;
 export type ToolResultPart = z.infer<typeof toolResultPartSchema>;
 export type MessagePart = z.infer<typeof messagePartSchema>;
@@ -47,7 +71,7 @@ export const messageRoleSchema = z.enum(['user', 'assistant', 'system', 'tool'])
 export type MessageRole = z.infer<typeof messageRoleSchema>;
 
 /**
- * The text of a message: its text parts joined, tool parts left out.
+ * The text of a message: its text parts joined, reasoning and tool parts left out.
  *
  * @example
  * partsText([{ type: 'text', text: 'Hello, ' }, { type: 'text', text: 'world' }]) // 'Hello, world'

@@ -6,6 +6,8 @@ export { startGeminiStandIn } from './gemini-stand-in';
 export type { GeminiStandInOptions } from './gemini-stand-in';
 export { startOpenAiStandIn } from './openai-stand-in';
 export type { OpenAiStandInOptions } from './openai-stand-in';
+export { startAnthropicStandIn, REDACTED_THINKING_TRIGGER } from './anthropic-stand-in';
+export type { AnthropicStandInOptions } from './anthropic-stand-in';
 export type {
   LlmStandIn,
   LlmStandInOptions,

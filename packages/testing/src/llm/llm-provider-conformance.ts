@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isByokError, type ByokError, type ByokErrorCode, type GenerateRequest, type LlmProvider, type StreamEvent } from '@byok/core';
-import type { LlmStandIn, LlmStandInOptions, StandInTurn } from './llm-stand-in';
+import { isByokError, type ByokError, type ByokErrorCode } from '@byok/core';
+import { StreamPartsBuilder, type GenerateRequest, type LlmMessage, type LlmProvider, type MessagePart, type StreamEvent } from '@byok/core/llm';
+import type { LlmStandIn, LlmStandInOptions, StandInFault, StandInTurn } from './llm-stand-in';
 
 export interface LlmProviderConformanceOptions {
   /** Shown in the test names. */
@@ -26,6 +27,14 @@ async function collect(iterable: AsyncIterable<StreamEvent>): Promise<StreamEven
   const out: StreamEvent[] = [];
   for await (const event of iterable) out.push(event);
   return out;
+}
+
+/** Parts without their provider metadata, to compare the neutral content. */
+function neutral(parts: readonly MessagePart[]): MessagePart[] {
+  return parts.map((part) => {
+    const { providerMetadata: _metadata, ...rest } = part;
+    return rest as MessagePart;
+  });
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ByokError> {
@@ -63,9 +72,13 @@ function everything(error: unknown): string {
 
 /**
  * The executable contract of `LlmProvider`, run through the real client against a local
- * stand-in: key checks (valid / invalid / unverified on 429, 5xx, refused connection and
- * timeout), generation, streaming with usage, tool calls, aborts that close the connection,
- * every error code, and no leak of the key anywhere.
+ * stand-in: key checks (valid / invalid only for a rejected key / unverified with a reason
+ * for an account, region, quota, 5xx, network or timeout problem), generation, streaming
+ * with usage, multi-turn tool use whose provider metadata survives storage (also on models
+ * that refuse a turn that lost its signatures), chat-only model lists with context windows,
+ * aborts that close the connection, streams that end early or carry an error in any
+ * framing, every error code (the same on a stream as on a plain call), and no leak of the
+ * key anywhere.
  *
  * @example
  * import { gemini } from '@byok/gemini';
@@ -112,9 +125,20 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
         expect(standIn.requests).toHaveLength(0);
       });
 
-      it('says invalid on 403', async () => {
-        standIn.injectFault({ kind: 'permission-denied' }, { route: 'models' });
-        expect((await provider.validateKey(KEY)).status).toBe('invalid');
+      const notAboutTheKey: Array<[string, StandInFault]> = [
+        ['a disabled API', { kind: 'permission-denied', reason: 'api-disabled' }],
+        ['billing turned off', { kind: 'permission-denied', reason: 'billing' }],
+        ['a missing permission', { kind: 'permission-denied', reason: 'permission' }],
+        ['an unsupported region', { kind: 'region-unsupported' }],
+        ['a spent quota', { kind: 'quota-exhausted', scope: 'billing' }],
+        ['a bad request', { kind: 'bad-request' }],
+      ];
+      it.each(notAboutTheKey)('says unverified, never invalid, for %s, with the reason', async (_name, fault) => {
+        standIn.injectFault(fault, { route: 'models' });
+        const result = await provider.validateKey(KEY);
+        expect(result.status).toBe('unverified');
+        expect(result.status === 'unverified' && result.reason.length).toBeGreaterThan(10);
+        expect(result).not.toHaveProperty('retryAfterMs');
       });
 
       it('says unverified, never invalid, on 429 with the retry delay', async () => {
@@ -165,7 +189,7 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
       it('returns the reply, the model and token usage', async () => {
         const result = await provider.generate(KEY, { model, messages: userSays('hello there world') });
         expect(result.text).toBe('echo: hello there world');
-        expect(result.parts).toEqual([{ type: 'text', text: 'echo: hello there world' }]);
+        expect(neutral(result.parts)).toEqual([{ type: 'text', text: 'echo: hello there world' }]);
         expect(result.finishReason).toBe('stop');
         expect(result.model).toContain(model);
         expect(result.usage.outputTokens).toBe(4);
@@ -227,18 +251,97 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
         expect(call.toolCallId.length).toBeGreaterThan(0);
         expect(first.parts).toContainEqual({ type: 'tool-call', ...call });
 
+        expect(first.parts).toContainEqual({ type: 'tool-call', ...call });
         const second = await provider.generate(KEY, {
           model,
           tools,
           messages: [
             ...userSays('weather?'),
-            { role: 'assistant', parts: [{ type: 'tool-call', ...call }] },
+            { role: 'assistant', parts: first.parts },
             { role: 'tool', parts: [{ type: 'tool-result', toolCallId: call.toolCallId, toolName: 'get_weather', result: { sky: 'sunny' } }] },
           ],
         });
         expect(second.text).toBe('sunny');
         expect(seen?.messages).toHaveLength(3);
         expect(seen?.messages[2]?.text).toMatch(/result/);
+      });
+    });
+
+    describe('multi-turn tool use, with the parts stored as JSON in between', () => {
+      const tools = [{ name: 'lookup', description: 'Looks a word up', parameters: { type: 'object', properties: { q: { type: 'string' } } } }];
+      /** Two tool rounds, then an answer; every reply goes through JSON, as the chat store keeps it. */
+      const script = (turn: StandInTurn) => {
+        const results = turn.messages.filter((m) => /result/.test(m.text)).length;
+        if (results === 0) return { text: 'Let me check.', toolCalls: [{ name: 'lookup', args: { q: 'first' } }] };
+        if (results === 1) return { toolCalls: [{ name: 'lookup', args: { q: 'second' } }, { name: 'lookup', args: { q: 'third' } }] };
+        return 'done: both looked up';
+      };
+      const stored = (parts: MessagePart[]): MessagePart[] => JSON.parse(JSON.stringify(parts)) as MessagePart[];
+      const results = (parts: MessagePart[]): LlmMessage => ({
+        role: 'tool',
+        parts: parts.flatMap((p) => (p.type === 'tool-call' ? [{ type: 'tool-result' as const, toolCallId: p.toolCallId, toolName: p.toolName, result: { found: p.args.q } }] : [])),
+      });
+      const models = (): string[] => [...new Set([model, ...standIn.signedModels])];
+
+      it('generate: every model, including those that refuse a turn whose signatures were lost', async () => {
+        standIn.setReply(script);
+        for (const m of models()) {
+          const history: LlmMessage[] = userSays('look two things up');
+          for (let round = 0; round < 3; round += 1) {
+            const reply = await provider.generate(KEY, { model: m, tools, messages: history });
+            history.push({ role: 'assistant', parts: stored(reply.parts) });
+            if (reply.finishReason !== 'tool-calls') break;
+            history.push(results(reply.parts));
+          }
+          expect(partsOf(history.at(-1))).toBe('done: both looked up');
+          expect(history.filter((h) => h.role === 'tool')).toHaveLength(2);
+        }
+      });
+
+      it('stream: the parts folded from the events carry what the next turn needs', async () => {
+        standIn.setReply(script);
+        for (const m of models()) {
+          const history: LlmMessage[] = userSays('look two things up');
+          for (let round = 0; round < 3; round += 1) {
+            const builder = new StreamPartsBuilder();
+            let finish: StreamEvent | undefined;
+            for await (const event of provider.stream(KEY, { model: m, tools, messages: history })) {
+              builder.add(event);
+              if (event.type === 'finish') finish = event;
+            }
+            history.push({ role: 'assistant', parts: stored(builder.parts()) });
+            if (finish?.type !== 'finish' || finish.finishReason !== 'tool-calls') break;
+            history.push(results(builder.parts()));
+          }
+          expect(partsOf(history.at(-1))).toBe('done: both looked up');
+          expect(history.filter((h) => h.role === 'tool')).toHaveLength(2);
+        }
+      });
+
+      it('a model that signs its reasoning refuses a history whose signatures were dropped', async () => {
+        const signed = standIn.signedModels[0];
+        if (signed === undefined) return;
+        standIn.setReply(script);
+        const first = await provider.generate(KEY, { model: signed, tools, messages: userSays('look two things up') });
+        const error = await failureOf(
+          provider.generate(KEY, {
+            model: signed,
+            tools,
+            messages: [...userSays('look two things up'), { role: 'assistant', parts: neutral(first.parts) }, results(first.parts)],
+          }),
+        );
+        expect(error.code).toBe('provider_error');
+        expect(error.details).toMatchObject({ providerStatus: 400 });
+      });
+    });
+
+    describe('listModels', () => {
+      it('lists the chat models only, with the context window the API reports', async () => {
+        if (!provider.listModels) return;
+        const listed = await provider.listModels(KEY);
+        expect(listed.map((m) => m.id).sort()).toEqual([...standIn.models].sort());
+        for (const other of standIn.nonChatModels) expect(listed.map((m) => m.id)).not.toContain(other);
+        for (const m of listed) expect(m.inputTokenLimit).toBe(standIn.contextWindows[m.id]);
       });
     });
 
@@ -348,6 +451,34 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
         expect(error.code).toBe('provider_unavailable');
       });
 
+      it('never finishes a stream whose error came without SSE framing', async () => {
+        standIn.configure({ chunks: 4, chunkDelayMs: 20 });
+        standIn.injectFault({ kind: 'stream-error', afterChunks: 2, status: 503, framing: 'bare' }, { route: 'stream' });
+        const seen: StreamEvent[] = [];
+        const error = await failureOf(
+          (async () => {
+            for await (const event of provider.stream(KEY, { model, messages: userSays('then fail without framing') })) seen.push(event);
+          })(),
+        );
+        expect(['provider_unavailable', 'provider_network_error']).toContain(error.code);
+        expect(seen.some((e) => e.type === 'finish')).toBe(false);
+      });
+
+      it('fails with provider_network_error, never finish: stop, when the stream ends before the reply is finished', async () => {
+        standIn.configure({ chunks: 4, chunkDelayMs: 5 });
+        standIn.injectFault({ kind: 'truncate', afterChunks: 2 }, { route: 'stream' });
+        const seen: StreamEvent[] = [];
+        const error = await failureOf(
+          (async () => {
+            for await (const event of provider.stream(KEY, { model, messages: userSays('end me early please') })) seen.push(event);
+          })(),
+        );
+        expect(error.code).toBe('provider_network_error');
+        expect(seen.some((e) => e.type === 'finish')).toBe(false);
+        expect(seen.filter((e) => e.type === 'text-delta').length).toBeGreaterThan(0);
+        expect(standIn.requests.at(-1)).toMatchObject({ route: 'stream', completed: true, resetByServer: false });
+      });
+
       it('throws provider_safety_block after the text that came before a blocked reply', async () => {
         standIn.injectFault({ kind: 'safety', stage: 'response' }, { route: 'stream' });
         const seen: StreamEvent[] = [];
@@ -393,6 +524,39 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
           check: (e) => expect(e.details).toMatchObject({ timeout: true }),
         },
       ];
+      it('429 on the tokens limit → provider_rate_limited with its own retryAfterMs', async () => {
+        standIn.injectFault({ kind: 'rate-limit', retryAfterSeconds: 12, limit: 'tokens' });
+        const error = await failureOf(provider.generate(KEY, { model, messages: userSays('hi') }));
+        expect(error.code).toBe('provider_rate_limited');
+        expect(error.details).toMatchObject({ retryAfterMs: 12_000 });
+      });
+
+      it('an unsupported region is never key_invalid', async () => {
+        standIn.injectFault({ kind: 'region-unsupported' });
+        expect((await failureOf(provider.generate(KEY, { model, messages: userSays('hi') }))).code).not.toBe('key_invalid');
+        expect((await failureOf(collect(provider.stream(KEY, { model, messages: userSays('hi') })))).code).not.toBe('key_invalid');
+      });
+
+      const sameOnBothRoutes: StandInFault[] = [
+        { kind: 'rate-limit', retryAfterSeconds: 7 },
+        { kind: 'quota-exhausted', scope: 'daily' },
+        { kind: 'permission-denied', reason: 'api-disabled' },
+        { kind: 'server-error', status: 503 },
+        { kind: 'bad-request', message: 'Request contains an invalid argument.' },
+      ];
+      it.each(sameOnBothRoutes)('a stream refused with %o reads exactly like the same refusal of generate', async (fault) => {
+        standIn.injectFault(fault, { route: 'generate', times: 1 });
+        const plain = await failureOf(provider.generate(KEY, { model, messages: userSays('hi') }));
+        standIn.injectFault(fault, { route: 'stream', times: 1 });
+        const streamed = await failureOf(collect(provider.stream(KEY, { model, messages: userSays('hi') })));
+        expect(streamed.code).toBe(plain.code);
+        expect(streamed.status).toBe(plain.status);
+        expect(streamed.details).toEqual(plain.details);
+        expect(streamed.message).toBe(plain.message);
+        // A clean message: the API's words, not a JSON body wrapped in another.
+        expect(streamed.message).not.toMatch(/[{}]|\\n|\\"/);
+      });
+
       for (const c of cases) {
         it(`generate: ${c.title}`, async () => {
           c.setup();
@@ -444,6 +608,8 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
           const faults = [
             { kind: 'permission-denied' },
             { kind: 'rate-limit' },
+            { kind: 'quota-exhausted' },
+            { kind: 'region-unsupported' },
             { kind: 'server-error', status: 503 },
             { kind: 'reset' },
             { kind: 'safety', stage: 'prompt' },
@@ -479,4 +645,8 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
       });
     });
   });
+}
+
+function partsOf(message: LlmMessage | undefined): string {
+  return (message?.parts ?? []).map((p) => (p.type === 'text' ? p.text : '')).join('');
 }

@@ -6,31 +6,54 @@ export type StandInRoute = 'models' | 'generate' | 'stream';
 
 /**
  * A failure the stand-in plays instead of (or in the middle of) a normal answer, in the
- * API's own wire shape.
+ * API's own wire shape (status, content type, headers and body as the real API sends them;
+ * on a stream route an error answer keeps the content type the API uses there).
  * - `rate-limit`: 429 for a limit that passes, with the API's retry hint (`limit`: which
  *   limit was hit, `requests` or `tokens`; each API renders the matching headers/details).
  * - `quota-exhausted`: 429 for a spent quota where waiting does not help (`scope`:
  *   `billing` = no credit left, `daily` = a per-day quota, `zero-limit` = a quota of 0 on
- *   this tier), with no retry hint.
+ *   this tier). The API's body says so; any retry hint the real API adds anyway is there too.
  * - `server-error`: 500/502/503/504 with the API's error body.
- * - `permission-denied`: 403.
+ * - `permission-denied`: 403 about the key's account, not the key (`reason`: `api-disabled`
+ *   = the API is not enabled for the project, `billing` = billing is off, `permission` = the
+ *   caller lacks a permission).
+ * - `region-unsupported`: the API refuses the caller's location or region.
  * - `bad-request`: 400 (not a key error).
  * - `reset`: the socket is destroyed (before answering, or after `afterChunks` stream chunks).
  * - `hang`: nothing more is sent (before answering, or after `afterChunks` chunks); the
  *   connection stays open until the client gives up.
+ * - `truncate`: a stream ends cleanly after `afterChunks` chunks (default 1), before the
+ *   API's end-of-reply marker (finish reason, `[DONE]`, `message_stop`).
  * - `safety`: the prompt (`stage: 'prompt'`) or the reply (`'response'`) is blocked.
- * - `stream-error`: an error event inside a 200 stream after `afterChunks` chunks.
+ * - `stream-error`: an error inside a 200 stream after `afterChunks` chunks (`framing`:
+ *   `event` = as an SSE event, the default; `bare` = as a bare JSON body with no SSE
+ *   framing, as some APIs send it mid-stream).
  */
 export type StandInFault =
   | { kind: 'rate-limit'; retryAfterSeconds?: number; limit?: 'requests' | 'tokens'; /** @deprecated use `quota-exhausted` */ quota?: boolean }
   | { kind: 'quota-exhausted'; scope?: 'billing' | 'daily' | 'zero-limit' }
   | { kind: 'server-error'; status?: 500 | 502 | 503 | 504 }
-  | { kind: 'permission-denied' }
+  | { kind: 'permission-denied'; reason?: 'api-disabled' | 'billing' | 'permission' }
+  | { kind: 'region-unsupported' }
   | { kind: 'bad-request'; message?: string }
   | { kind: 'reset'; afterChunks?: number }
   | { kind: 'hang'; afterChunks?: number }
+  | { kind: 'truncate'; afterChunks?: number }
   | { kind: 'safety'; stage?: 'prompt' | 'response' }
-  | { kind: 'stream-error'; afterChunks?: number; status?: 500 | 503 };
+  | { kind: 'stream-error'; afterChunks?: number; status?: 429 | 500 | 503; framing?: 'event' | 'bare' };
+
+/** Facts about an API's catalogue that each stand-in knows from its real API. */
+export interface StandInCatalogue {
+  /** Listed by the API but unable to chat (embedding, image, audio models). */
+  nonChatModels?: string[];
+  /** The context window the API's model list reports per model (absent: the API does not say). */
+  contextWindows?: Record<string, number>;
+  /**
+   * Models that sign their reasoning and refuse a follow-up turn that lost a signature
+   * (Gemini 3's `thoughtSignature`, a thinking model's signed blocks).
+   */
+  signedModels?: string[];
+}
 
 export interface FaultTarget {
   /** Only requests to this endpoint. Default: any. */
@@ -107,6 +130,8 @@ export interface LlmStandInOptions {
   latencyMs?: number;
   /** Put the presented key into error messages (as some APIs do), to test scrubbing. */
   echoKeyInErrors?: boolean;
+  /** Which of `models` sign their reasoning (see {@link StandInCatalogue}). Default: the stand-in's own. */
+  signedModels?: string[];
 }
 
 /** The control surface shared by the Gemini and OpenAI stand-ins. */
@@ -116,7 +141,14 @@ export interface LlmStandIn {
   /** The port it listens on (127.0.0.1). */
   readonly port: number;
   readonly keys: string[];
+  /** The chat models the API lists and serves. */
   readonly models: string[];
+  /** Models the API lists that cannot chat; a provider's `listModels` leaves them out. */
+  readonly nonChatModels: string[];
+  /** The context window the API reports per model; empty when the API does not report one. */
+  readonly contextWindows: Readonly<Record<string, number>>;
+  /** The chat models that refuse a follow-up turn whose reasoning signatures were lost. */
+  readonly signedModels: string[];
   /** Every request received, oldest first. */
   readonly requests: StandInRequest[];
   injectFault(fault: StandInFault, target?: FaultTarget): void;
@@ -155,7 +187,10 @@ export abstract class StandInBase implements LlmStandIn {
   readonly requests: StandInRequest[] = [];
   readonly keys: string[];
   readonly models: string[];
-  protected options: Required<Omit<LlmStandInOptions, 'reply' | 'keys' | 'models' | 'acceptKey'>>;
+  readonly nonChatModels: string[];
+  readonly contextWindows: Readonly<Record<string, number>>;
+  readonly signedModels: string[];
+  protected options: Required<Omit<LlmStandInOptions, 'reply' | 'keys' | 'models' | 'acceptKey' | 'signedModels'>>;
   protected script: ReplyScript | undefined;
   private readonly initial: LlmStandInOptions;
   private faults: FaultEntry[] = [];
@@ -163,10 +198,13 @@ export abstract class StandInBase implements LlmStandIn {
   private nextId = 1;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(options: LlmStandInOptions, defaultModels: string[]) {
+  constructor(options: LlmStandInOptions, defaultModels: string[], catalogue: StandInCatalogue = {}) {
     this.initial = options;
     this.keys = [...(options.keys ?? [])];
     this.models = [...(options.models ?? defaultModels)];
+    this.nonChatModels = [...(catalogue.nonChatModels ?? [])].filter((m) => !this.models.includes(m));
+    this.contextWindows = { ...(catalogue.contextWindows ?? {}) };
+    this.signedModels = (options.signedModels ?? catalogue.signedModels ?? []).filter((m) => this.models.includes(m));
     this.script = options.reply;
     this.options = {
       chunks: options.chunks ?? 3,
@@ -324,14 +362,15 @@ export abstract class StandInBase implements LlmStandIn {
 
   /**
    * Writes SSE frames one by one with the configured delay, playing a mid-stream fault
-   * (`reset`, `hang`, `stream-error`) when it is due. `errorFrame` renders the API's
-   * error event. `trailer` (e.g. `data: [DONE]`) is written after the last frame.
+   * (`reset`, `hang`, `truncate`, `stream-error`) when it is due. `errorFrame` renders the
+   * API's error in the fault's framing. `trailer` (e.g. `data: [DONE]`) is written after
+   * the last frame, and not when the stream is truncated.
    */
   protected async sendStream(
     ctx: StandInContext,
     frames: string[],
     fault: StandInFault | undefined,
-    errorFrame: (status: number) => string,
+    errorFrame: (status: number, framing: 'event' | 'bare') => string,
     trailer = '',
   ): Promise<void> {
     const { res, log } = ctx;
@@ -341,6 +380,11 @@ export abstract class StandInBase implements LlmStandIn {
     for (let i = 0; i <= frames.length; i += 1) {
       if (i > 0) await this.delay(this.options.chunkDelayMs);
       if (res.destroyed || log.closedByClient) return;
+      if (fault?.kind === 'truncate' && (fault.afterChunks ?? 1) === i) {
+        res.end();
+        log.completed = true;
+        return;
+      }
       if (fault && (fault.kind === 'reset' || fault.kind === 'hang' || fault.kind === 'stream-error') && (fault.afterChunks ?? 0) === i) {
         if (fault.kind === 'reset') {
           log.resetByServer = true;
@@ -349,7 +393,7 @@ export abstract class StandInBase implements LlmStandIn {
         }
         if (fault.kind === 'hang') return;
         if (fault.kind === 'stream-error') {
-          res.write(errorFrame(fault.status ?? 500));
+          res.write(errorFrame(fault.status ?? 500, fault.framing ?? 'event'));
           res.end();
           log.completed = true;
           return;
