@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,8 +86,9 @@ describe('byok CLI', () => {
   });
 
   it('ships a working `byok` binary in the built package', () => {
-    if (!existsSync(join(coreDir, 'dist/cli.cjs'))) execFileSync('pnpm', ['run', 'build'], { cwd: coreDir, stdio: 'ignore' });
-    const result = spawnSync(process.execPath, [join(coreDir, 'dist/cli.cjs'), 'migrate', '--status'], { cwd: dir, encoding: 'utf8' });
+    const bin = join(coreDir, (JSON.parse(readFileSync(join(coreDir, 'package.json'), 'utf8')) as { bin: { byok: string } }).bin.byok);
+    if (!existsSync(bin)) execFileSync('pnpm', ['run', 'build'], { cwd: coreDir, stdio: 'ignore' });
+    const result = spawnSync(process.execPath, [bin, 'migrate', '--status'], { cwd: dir, encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^applied\s+0001/m);
