@@ -1,10 +1,5 @@
 import {
   ByokError,
-  failureFromThrown,
-  keyValidationFromFailure,
-  providerError,
-  startCallDeadline,
-  type CallDeadline,
   type CallOptions,
   type GenerateRequest,
   type GenerateResult,
@@ -17,14 +12,22 @@ import {
   type ToolCall,
   type ValidateKeyOptions,
 } from '@byok/core';
-import { openAiHttpFailure, openAiStreamFailure } from './openai-errors';
-import { finishReasonOf, toChatCompletion, type OpenAiToolCall } from './openai-messages';
-import { sseData } from './sse-events';
+import { failureFromThrown, keyValidationFromFailure, providerError, startCallDeadline, type CallDeadline } from '@byok/core/llm';
+import { openAiHttpFailure, openAiStreamFailure, type OpenAiErrorObject } from './openai-errors';
+import { contentText, finishReasonOf, toChatCompletion, type OpenAiToolCall } from './openai-messages';
+import { isOpenAiChatModel, toModelInfo, type OpenAiListedModel } from './openai-model-list';
+import { isOpenAiReasoningModel } from './openai-model-rules';
+import { sseEvents } from './sse-events';
+import { ToolCallDeltas, type ToolCallDelta } from './tool-call-deltas';
 
 export interface OpenAiCompatibleOptions {
   /** Provider id, stored with each key (`openai`, `groq`, `openrouter`, ...). */
   id: string;
-  /** The API root, e.g. `https://api.openai.com/v1`; `/models` and `/chat/completions` are appended. */
+  /**
+   * The API root, e.g. `https://api.openai.com/v1`; `/models` and `/chat/completions` are
+   * appended to its path, and a query it carries is kept (Azure OpenAI:
+   * `https://{resource}.openai.azure.com/openai/deployments/{deployment}?api-version=2024-10-21`).
+   */
   baseUrl: string;
   /** Model used when a request names none. */
   defaultModel?: string;
@@ -35,8 +38,28 @@ export interface OpenAiCompatibleOptions {
    * (Azure OpenAI: `{ header: 'api-key' }`).
    */
   auth?: 'bearer' | { header: string };
-  /** Which body field carries `maxOutputTokens`. Default `max_tokens` (the widely supported one). */
+  /**
+   * Which body field carries `maxOutputTokens`, for every model. Default: per model —
+   * `max_completion_tokens` for reasoning models, else `max_tokens` (the widely supported one).
+   */
   maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+  /**
+   * Which models are reasoning models: they get `max_completion_tokens` and no `temperature`
+   * (OpenAI refuses both for them). Default {@link isOpenAiReasoningModel} (o-series, gpt-5
+   * family); `true`/`false` for every model (e.g. an Azure deployment named freely), or a rule.
+   */
+  reasoningModels?: boolean | ((model: string) => boolean);
+  /**
+   * Send `stream_options: { include_usage: true }` with streams, so the last chunk carries
+   * token usage. Default true; turn it off for servers that reject the field (usage is then
+   * whatever the server sends, or zeros).
+   */
+  streamOptions?: boolean;
+  /**
+   * Which listed models `listModels` returns. Default {@link isOpenAiChatModel}: chat models
+   * only (no embedding, speech, image, moderation or Responses-only models).
+   */
+  modelFilter?: (model: OpenAiListedModel) => boolean;
   /**
    * Deadline in ms: for `generate` the whole call, for `stream` the longest wait for the
    * next bytes, for `validateKey` the check (there capped at 10 s unless the call passes
@@ -53,7 +76,8 @@ const VALIDATE_TIMEOUT_MS = 10_000;
 interface ChatCompletionResponse {
   model?: string;
   choices?: Array<{
-    message?: { content?: string | null; tool_calls?: OpenAiToolCall[] };
+    // `content` is a string on OpenAI, an array of parts on some servers.
+    message?: { content?: unknown; refusal?: string | null; tool_calls?: OpenAiToolCall[] };
     finish_reason?: string | null;
   }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
@@ -62,14 +86,11 @@ interface ChatCompletionResponse {
 interface ChatCompletionChunk {
   model?: string;
   choices?: Array<{
-    delta?: {
-      content?: string | null;
-      tool_calls?: Array<{ index?: number; id?: string; function?: { name?: string; arguments?: string } }>;
-    };
+    delta?: { content?: unknown; refusal?: string | null; tool_calls?: ToolCallDelta[] };
     finish_reason?: string | null;
   }>;
   usage?: ChatCompletionResponse['usage'] | null;
-  error?: { message?: unknown; type?: unknown; code?: unknown } | string;
+  error?: OpenAiErrorObject | string;
 }
 
 /**
@@ -96,11 +117,29 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
   } catch {
     throw new ByokError('config_invalid', `openaiCompatible(${options.id}) needs an absolute baseUrl`);
   }
-  const root = base.toString().replace(/\/+$/, '');
   const id = options.id;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxTokensField = options.maxTokensField ?? 'max_tokens';
   const doFetch = options.fetch ?? fetch;
+  const modelFilter = options.modelFilter ?? isOpenAiChatModel;
+  const reasoningRule = options.reasoningModels ?? isOpenAiReasoningModel;
+  const isReasoning = (model: string): boolean => (typeof reasoningRule === 'function' ? reasoningRule(model) : reasoningRule);
+
+  /** `{baseUrl}{path}`, with the base URL's query kept after the path. */
+  const endpoint = (path: string): string => {
+    const url = new URL(base);
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+    url.hash = '';
+    return url.toString();
+  };
+
+  const bodyFor = (request: GenerateRequest, model: string) => {
+    const reasoning = isReasoning(model);
+    return toChatCompletion(request, {
+      model,
+      maxTokensField: options.maxTokensField ?? (reasoning ? 'max_completion_tokens' : 'max_tokens'),
+      sampling: !reasoning,
+    });
+  };
 
   const headersFor = (apiKey: string, accept: string): Record<string, string> => {
     const auth = options.auth ?? 'bearer';
@@ -127,7 +166,7 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
   const send = async (apiKey: string, path: string, init: RequestInit, deadline: CallDeadline): Promise<Response> => {
     let response: Response;
     try {
-      response = await doFetch(`${root}${path}`, { ...init, signal: deadline.signal });
+      response = await doFetch(endpoint(path), { ...init, signal: deadline.signal });
     } catch (error) {
       throw providerError(failureFromThrown(id, error, deadline), [apiKey]);
     }
@@ -160,10 +199,11 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
     const deadline = startCallDeadline({ signal: call.signal, timeoutMs: call.timeoutMs ?? timeoutMs });
     try {
       const response = await send(apiKey, '/models', { method: 'GET', headers: headersFor(apiKey, 'application/json') }, deadline);
-      const body = await readJson<{ data?: Array<{ id?: unknown }> }>(apiKey, response, deadline);
+      const body = await readJson<{ data?: unknown[] }>(apiKey, response, deadline);
       return (Array.isArray(body.data) ? body.data : [])
-        .filter((m): m is { id: string } => typeof m?.id === 'string')
-        .map((m) => ({ id: m.id }));
+        .filter((m): m is OpenAiListedModel => typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'string')
+        .filter((m) => modelFilter(m))
+        .map(toModelInfo);
     } finally {
       deadline.abort();
       deadline.dispose();
@@ -183,7 +223,7 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
       try {
         let response: Response;
         try {
-          response = await doFetch(`${root}/models`, { method: 'GET', headers: headersFor(apiKey, 'application/json'), signal: deadline.signal });
+          response = await doFetch(endpoint('/models'), { method: 'GET', headers: headersFor(apiKey, 'application/json'), signal: deadline.signal });
         } catch (error) {
           return keyValidationFromFailure(failureFromThrown(id, error, deadline), [apiKey]);
         }
@@ -204,7 +244,7 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
     async generate(apiKey: string, request: GenerateRequest, call: CallOptions = {}): Promise<GenerateResult> {
       requireKey(apiKey);
       const model = modelOf(request);
-      const body = toChatCompletion(request, model, maxTokensField);
+      const body = bodyFor(request, model);
       const deadline = startCallDeadline({ signal: call.signal, timeoutMs });
       let json: ChatCompletionResponse;
       try {
@@ -222,7 +262,9 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
       const raw = choice?.finish_reason ?? undefined;
       if (raw === 'content_filter') throw providerError({ provider: id, kind: 'safety', providerCode: raw, message: 'reply filtered' });
       if (!choice) throw providerError({ provider: id, kind: 'invalid-response', message: 'no choices in the answer' });
-      const text = choice.message?.content ?? '';
+      const refusal = choice.message?.refusal;
+      if (typeof refusal === 'string' && refusal !== '') throw refused(id, refusal);
+      const text = contentText(choice.message?.content);
       const toolCalls = (choice.message?.tool_calls ?? []).map((c) => toToolCall(id, c.id, c.function.name, c.function.arguments));
       const parts: MessagePart[] = [];
       if (text) parts.push({ type: 'text', text });
@@ -232,7 +274,7 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
         text,
         parts,
         toolCalls,
-        finishReason: finishReasonOf(raw),
+        finishReason: finishReasonOf(raw, toolCalls.length > 0),
         usage: usageOf(json.usage),
         ...(raw ? { rawFinishReason: raw } : {}),
       };
@@ -242,15 +284,20 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
       const run = async function* (): AsyncGenerator<StreamEvent> {
         requireKey(apiKey);
         const model = modelOf(request);
-        const body = { ...toChatCompletion(request, model, maxTokensField), stream: true, stream_options: { include_usage: true } };
+        const body = {
+          ...bodyFor(request, model),
+          stream: true,
+          ...(options.streamOptions === false ? {} : { stream_options: { include_usage: true } }),
+        };
         // Idle deadline: restarted on every chunk of bytes, paused while the consumer holds an event.
         const deadline = startCallDeadline({ signal: call.signal, timeoutMs });
-        const pending = new Map<number, { id?: string; name: string; args: string }>();
+        const pending = new ToolCallDeltas();
+        let refusal = '';
         let rawFinish: string | undefined;
         let usage: TokenUsage | undefined;
         let answeredModel = model;
         let done = false;
-        let events: AsyncGenerator<string> | undefined;
+        let events: AsyncGenerator<{ event?: string; data: string }> | undefined;
         try {
           const response = await send(
             apiKey,
@@ -259,9 +306,9 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
             deadline,
           );
           if (!response.body) throw providerError({ provider: id, kind: 'invalid-response', message: 'empty stream' });
-          events = sseData(response.body, () => deadline.touch());
+          events = sseEvents(response.body, () => deadline.touch());
           for (;;) {
-            let next: IteratorResult<string>;
+            let next: IteratorResult<{ event?: string; data: string }>;
             try {
               deadline.touch();
               next = await events.next();
@@ -269,15 +316,22 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
               throw providerError(failureFromThrown(id, error, deadline), [apiKey]);
             }
             if (next.done) break;
-            if (next.value.trim() === '[DONE]') {
+            const data = next.value.data;
+            if (data.trim() === '[DONE]') {
               done = true;
               break;
             }
             let chunk: ChatCompletionChunk;
             try {
-              chunk = JSON.parse(next.value) as ChatCompletionChunk;
+              chunk = JSON.parse(data) as ChatCompletionChunk;
             } catch (error) {
+              if (next.value.event === 'error') throw providerError(openAiStreamFailure(id, data), [apiKey]);
               throw providerError({ provider: id, kind: 'invalid-response', message: 'a stream event is not JSON', cause: error }, [apiKey]);
+            }
+            if (next.value.event === 'error') {
+              // The error object, or the event data itself when it has no `error` field.
+              const error = typeof chunk === 'object' && chunk !== null ? (chunk.error ?? (chunk as OpenAiErrorObject)) : String(chunk);
+              throw providerError(openAiStreamFailure(id, error), [apiKey]);
             }
             if (chunk.error) throw providerError(openAiStreamFailure(id, chunk.error), [apiKey]);
             if (chunk.model) answeredModel = chunk.model;
@@ -285,15 +339,10 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
             const out: StreamEvent[] = [];
             for (const choice of chunk.choices ?? []) {
               const delta = choice.delta;
-              if (typeof delta?.content === 'string' && delta.content !== '') out.push({ type: 'text-delta', text: delta.content });
-              for (const tc of delta?.tool_calls ?? []) {
-                const index = tc.index ?? 0;
-                const entry = pending.get(index) ?? { name: '', args: '' };
-                if (tc.id) entry.id = tc.id;
-                if (tc.function?.name) entry.name += tc.function.name;
-                if (tc.function?.arguments) entry.args += tc.function.arguments;
-                pending.set(index, entry);
-              }
+              const text = contentText(delta?.content);
+              if (text !== '') out.push({ type: 'text-delta', text });
+              if (typeof delta?.refusal === 'string') refusal += delta.refusal;
+              for (const tc of Array.isArray(delta?.tool_calls) ? delta.tool_calls : []) pending.add(tc);
               if (choice.finish_reason) rawFinish = choice.finish_reason;
             }
             deadline.pause();
@@ -309,12 +358,13 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
           if (!done && rawFinish === undefined) {
             throw providerError({ provider: id, kind: 'network', message: 'the stream ended before the reply was complete' });
           }
-          const calls = [...pending.entries()].sort(([a], [b]) => a - b).map(([index, c]) => toToolCall(id, c.id ?? `call_${index}`, c.name, c.args));
+          if (refusal !== '') throw refused(id, refusal);
+          const calls = pending.finish().map((c) => toToolCall(id, c.id, c.name, c.args));
           for (const call of calls) yield { type: 'tool-call', ...call };
           yield {
             type: 'finish',
             model: answeredModel,
-            finishReason: finishReasonOf(rawFinish),
+            finishReason: finishReasonOf(rawFinish, calls.length > 0),
             usage: usage ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
             ...(rawFinish ? { rawFinishReason: rawFinish } : {}),
           };
@@ -330,6 +380,11 @@ export function openaiCompatible(options: OpenAiCompatibleOptions): LlmProvider 
 
     listModels,
   };
+}
+
+/** The model declined (OpenAI `refusal`): a safety refusal, with its words as the reason. */
+function refused(provider: string, refusal: string): ByokError {
+  return providerError({ provider, kind: 'safety', providerCode: 'refusal', message: refusal });
 }
 
 function usageOf(usage: ChatCompletionResponse['usage'] | null | undefined): TokenUsage {

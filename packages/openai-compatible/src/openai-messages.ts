@@ -23,16 +23,22 @@ export interface ChatCompletionBody {
   stream_options?: { include_usage: boolean };
 }
 
+/** How a request is rendered for one model. */
+export interface ChatCompletionOptions {
+  model: string;
+  /** The body field that carries `maxOutputTokens`. */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  /** Send `temperature` (reasoning models refuse any but the default). */
+  sampling: boolean;
+}
+
 /**
  * Translates a provider-neutral request into a `/chat/completions` body: `systemPrompt`
  * first as a `system` message, tool calls as `tool_calls` with JSON-string arguments, each
- * tool result as its own `tool` message.
+ * tool result as its own `tool` message; sampling options only where the model takes them.
  */
-export function toChatCompletion(
-  request: GenerateRequest,
-  model: string,
-  maxTokensField: 'max_tokens' | 'max_completion_tokens',
-): ChatCompletionBody {
+export function toChatCompletion(request: GenerateRequest, options: ChatCompletionOptions): ChatCompletionBody {
+  const { model, maxTokensField } = options;
   const messages: OpenAiMessage[] = [];
   if (request.systemPrompt) messages.push({ role: 'system', content: request.systemPrompt });
   for (const message of request.messages) {
@@ -62,7 +68,7 @@ export function toChatCompletion(
     }
   }
   const body: ChatCompletionBody = { model, messages };
-  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.temperature !== undefined && options.sampling) body.temperature = request.temperature;
   if (request.maxOutputTokens !== undefined) body[maxTokensField] = request.maxOutputTokens;
   if (request.tools && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
@@ -77,10 +83,33 @@ export function toChatCompletion(
   return body;
 }
 
-/** OpenAI's finish reason in neutral terms (`content_filter` is thrown as a safety block instead). */
-export function finishReasonOf(raw: string | null | undefined): FinishReason {
+/**
+ * OpenAI's finish reason in neutral terms (`content_filter` is thrown as a safety block
+ * instead). A reply that carries tool calls wants their results whatever the server says:
+ * some (Gemini's OpenAI-compatible endpoint when streaming) finish it with `stop`.
+ */
+export function finishReasonOf(raw: string | null | undefined, hasToolCalls = false): FinishReason {
+  if (hasToolCalls && (raw === 'stop' || raw === null || raw === undefined)) return 'tool-calls';
   if (raw === 'stop' || raw === null || raw === undefined) return 'stop';
   if (raw === 'length') return 'length';
   if (raw === 'tool_calls' || raw === 'function_call') return 'tool-calls';
   return 'other';
+}
+
+/**
+ * The text of a reply's `content`: a string (OpenAI), or an array of parts whose `text`
+ * parts are joined (Mistral and others; `thinking` and other parts are left out).
+ */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let out = '';
+  for (const part of content) {
+    if (typeof part === 'string') out += part;
+    else if (typeof part === 'object' && part !== null) {
+      const { type, text } = part as { type?: unknown; text?: unknown };
+      if ((type === 'text' || type === undefined) && typeof text === 'string') out += text;
+    }
+  }
+  return out;
 }

@@ -1,41 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isByokError, type ByokError, type StreamEvent } from '@byok/core';
 import { openaiCompatible } from '@byok/openai-compatible';
 import { startOpenAiStandIn, type LlmStandIn } from '@byok/testing';
+import { collect, failureOf, hi } from './call-results';
+import { scriptedFetch, sse } from './scripted-fetch';
 
 const KEY = 'sk-wire-test-key-000000000001';
-
-async function failureOf(promise: Promise<unknown>): Promise<ByokError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isByokError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
-
-async function collect(iterable: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for await (const e of iterable) out.push(e);
-  return out;
-}
-
-/** A fetch that answers from a script and records what it was asked. */
-function scriptedFetch(answer: (url: string, init: RequestInit) => Response) {
-  const calls: Array<{ url: string; init: RequestInit }> = [];
-  const fn = (async (input: string | URL | Request, init: RequestInit = {}) => {
-    calls.push({ url: String(input), init });
-    return answer(String(input), init);
-  }) as typeof fetch;
-  return { fetch: fn, calls };
-}
-
-function sse(events: string[], status = 200): Response {
-  return new Response(events.map((e) => `data: ${e}\n\n`).join(''), { status, headers: { 'content-type': 'text/event-stream' } });
-}
-
-const hi = [{ role: 'user' as const, parts: [{ type: 'text' as const, text: 'hi' }] }];
 
 describe('openai-compatible on the wire', () => {
   let standIn: LlmStandIn;
@@ -135,7 +104,7 @@ describe('openai-compatible against scripted answers', () => {
       fetch: scriptedFetch(() => Response.json({ error: { message: 'slow', type: 'requests', code: 'rate_limit_exceeded' } }, { status: 429, headers: { 'retry-after': at } })).fetch,
     });
     const error = await failureOf(dated.generate(KEY, { messages: hi }));
-    expect(error.code).toBe('provider_quota_exceeded');
+    expect(error.code).toBe('provider_rate_limited');
     expect(error.details?.retryAfterMs).toBeGreaterThan(100_000);
     expect(error.details?.retryAfterMs).toBeLessThanOrEqual(120_000);
 

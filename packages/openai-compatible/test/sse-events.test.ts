@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sseData } from '../src/sse-events';
+import { sseEvents } from '../src/sse-events';
 
 function bodyOf(pieces: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -13,11 +13,11 @@ function bodyOf(pieces: string[]): ReadableStream<Uint8Array> {
 
 async function all(pieces: string[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const data of sseData(bodyOf(pieces))) out.push(data);
+  for await (const event of sseEvents(bodyOf(pieces))) out.push(event.data);
   return out;
 }
 
-describe('sseData', () => {
+describe('sseEvents', () => {
   it('reads LF, CRLF and CR separated events', async () => {
     expect(await all(['data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: [DONE]\n\n'])).toEqual(['a', 'b', 'c', '[DONE]']);
   });
@@ -36,7 +36,13 @@ describe('sseData', () => {
 
   it('calls onChunk for every chunk of bytes', async () => {
     let count = 0;
-    for await (const _ of sseData(bodyOf(['data: a\n', '\n', 'data: b\n\n']), () => (count += 1))) void _;
+    for await (const _ of sseEvents(bodyOf(['data: a\n', '\n', 'data: b\n\n']), () => (count += 1))) void _;
     expect(count).toBe(3);
+  });
+
+  it('names each event by its `event:` field, for that event only', async () => {
+    const out = [];
+    for await (const event of sseEvents(bodyOf(['data: a\n\nevent: error\ndata: {"message":"x"}\n\nevent:ping\n', 'data: p\n\ndata: b\n\n']))) out.push(event);
+    expect(out).toEqual([{ data: 'a' }, { event: 'error', data: '{"message":"x"}' }, { event: 'ping', data: 'p' }, { data: 'b' }]);
   });
 });

@@ -2,6 +2,33 @@ import { countWords, firstWords, StandInBase, type LlmStandIn, type LlmStandInOp
 
 const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o'];
 
+/**
+ * What `GET /models` lists besides the chat models, as OpenAI does: embedding, speech,
+ * image and moderation models that `/chat/completions` refuses. OpenAI's list reports no
+ * context windows.
+ */
+const LIST_ONLY_MODELS = ['text-embedding-3-small', 'whisper-1', 'tts-1', 'dall-e-3', 'omni-moderation-latest'];
+
+/**
+ * OpenAI's reasoning models (o-series, the gpt-5 family but its `-chat` variants) refuse
+ * `max_tokens` and a non-default `temperature`.
+ */
+function isReasoningModel(model: string): boolean {
+  return /^o\d/.test(model) || (/^gpt-5/.test(model) && !/^gpt-5(\.\d+)?-chat/.test(model));
+}
+
+/** A duration as OpenAI's `x-ratelimit-reset-*` headers write it: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
+function resetDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const totalSeconds = ms / 1000;
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = Math.round((totalSeconds % 60) * 1000) / 1000;
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes > 0) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
+}
+
 type OpenAiMessage = {
   role: string;
   content?: string | Array<{ type: string; text?: string }> | null;
@@ -25,10 +52,13 @@ function openAiError(message: string, type: string | null, code: string | null, 
 
 /**
  * A local stand-in for an OpenAI-compatible API speaking its public REST shapes:
- * `GET /models`, `POST /chat/completions` (JSON, or SSE `data: {chunk}\n\n` … `data: [DONE]`
- * with `stream: true`, usage last when `stream_options.include_usage`), `Authorization:
- * Bearer <key>`, and the error body `{ error: { message, type, param, code } }` with
- * `Retry-After` on 429. Served under `/v1` (and at the root).
+ * `GET /models` (chat models and, as OpenAI, embedding/speech/image/moderation models),
+ * `POST /chat/completions` (JSON, or SSE `data: {chunk}\n\n` … `data: [DONE]` with
+ * `stream: true`, usage last when `stream_options.include_usage`), `Authorization: Bearer
+ * <key>`, and the error body `{ error: { message, type, param, code } }`: 429s with the
+ * `x-ratelimit-*` headers (the reset of the limit that was hit), `insufficient_quota`,
+ * `invalid_prompt`, and the 400s reasoning models give for `max_tokens` or a `temperature`.
+ * Served under `/v1` (and at the root).
  */
 class OpenAiStandIn extends StandInBase {
   protected readonly basePath = '/v1';
@@ -78,10 +108,27 @@ class OpenAiStandIn extends StandInBase {
     if (log.route === 'models') {
       return this.sendJson(ctx, 200, {
         object: 'list',
-        data: this.models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'stand-in' })),
+        data: [...this.models, ...this.nonChatModels].map((id) => ({
+          id,
+          object: 'model',
+          created: 1_700_000_000,
+          owned_by: 'system',
+        })),
       });
     }
     const model = body.model ?? '';
+    if (this.nonChatModels.includes(model)) {
+      return this.sendJson(
+        ctx,
+        404,
+        openAiError(
+          'This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?',
+          'invalid_request_error',
+          null,
+          'model',
+        ),
+      );
+    }
     if (!this.models.includes(model)) {
       return this.sendJson(
         ctx,
@@ -89,16 +136,42 @@ class OpenAiStandIn extends StandInBase {
         openAiError(`The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
       );
     }
+    if (isReasoningModel(model)) {
+      if (body.max_tokens !== undefined) {
+        return this.sendJson(
+          ctx,
+          400,
+          openAiError(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            'invalid_request_error',
+            'unsupported_parameter',
+            'max_tokens',
+          ),
+        );
+      }
+      if (body.temperature !== undefined && body.temperature !== 1) {
+        return this.sendJson(
+          ctx,
+          400,
+          openAiError(
+            `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`,
+            'invalid_request_error',
+            'unsupported_value',
+            'temperature',
+          ),
+        );
+      }
+    }
     const turn = readTurn(body, key, model, log.route as 'generate' | 'stream');
     if (fault?.kind === 'safety' && fault.stage !== 'response') {
+      // OpenAI's own prompt block (Azure OpenAI answers `content_filter` instead).
       return this.sendJson(
         ctx,
         400,
         openAiError(
-          "The response was filtered due to the prompt triggering the content management policy. Please modify your prompt and retry.",
-          null,
-          'content_filter',
-          'prompt',
+          'Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting',
+          'invalid_request_error',
+          'invalid_prompt',
         ),
       );
     }
@@ -109,17 +182,25 @@ class OpenAiStandIn extends StandInBase {
   private async playRequestFault(ctx: StandInContext, fault: StandInFault, key: string): Promise<boolean> {
     switch (fault.kind) {
       case 'rate-limit': {
-        const seconds = fault.retryAfterSeconds ?? 20;
-        const body = fault.quota
-          ? openAiError('You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota')
-          : openAiError(
-              `Rate limit reached for ${ctx.log.model ?? 'requests'} in organization org-standin on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in ${seconds}s.`,
-              'requests',
-              'rate_limit_exceeded',
-            );
-        this.sendJson(ctx, 429, body, { 'retry-after': String(seconds), 'x-ratelimit-reset-requests': `${seconds}s` });
+        if (fault.quota) return this.playQuotaExhausted(ctx, 'billing');
+        const wait = resetDuration((fault.retryAfterSeconds ?? 20) * 1000);
+        const limit = fault.limit ?? 'requests';
+        const model = this.modelNamed(ctx);
+        const message =
+          limit === 'tokens'
+            ? `Rate limit reached for ${model} in organization org-standin on tokens per min (TPM): Limit 30000, Used 29954, Requested 1116. Please try again in ${wait}. Visit https://platform.openai.com/account/rate-limits to learn more.`
+            : `Rate limit reached for ${model} in organization org-standin on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in ${wait}. Visit https://platform.openai.com/account/rate-limits to learn more.`;
+        // OpenAI sends no Retry-After: the reset header of the limit that was hit is the hint.
+        this.sendJson(ctx, 429, openAiError(message, limit, 'rate_limit_exceeded'), {
+          ...rateLimitHeaders(),
+          ...(limit === 'tokens'
+            ? { 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': wait }
+            : { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': wait }),
+        });
         return true;
       }
+      case 'quota-exhausted':
+        return this.playQuotaExhausted(ctx, fault.scope ?? 'billing');
       case 'server-error': {
         const status = fault.status ?? 500;
         const message =
@@ -127,7 +208,7 @@ class OpenAiStandIn extends StandInBase {
         this.sendJson(ctx, status, openAiError(message, 'server_error', null));
         return true;
       }
-      case 'permission-denied':
+      case 'region-unsupported':
         this.sendJson(
           ctx,
           403,
@@ -138,12 +219,94 @@ class OpenAiStandIn extends StandInBase {
           ),
         );
         return true;
+      case 'permission-denied':
+        return this.playPermissionDenied(ctx, fault.reason, key);
       case 'bad-request':
         this.sendJson(ctx, 400, openAiError(fault.message ?? "Invalid value for 'temperature'.", 'invalid_request_error', null, 'temperature'));
         return true;
       default:
         return this.playTransportFault(ctx, fault);
     }
+  }
+
+  /**
+   * OpenAI's refusals about the key's account: a project without access to the model (403,
+   * the nearest to an API not enabled), a restricted key missing a scope (401, code null),
+   * billing not active (429 `billing_not_active`).
+   */
+  private playPermissionDenied(ctx: StandInContext, reason: 'api-disabled' | 'billing' | 'permission' | undefined, key: string): true {
+    if (reason === 'billing') {
+      this.sendJson(
+        ctx,
+        429,
+        openAiError('Your account is not active, please check your billing details on our website.', 'billing_not_active', 'billing_not_active'),
+      );
+    } else if (reason === 'permission') {
+      this.sendJson(
+        ctx,
+        401,
+        openAiError(
+          "You have insufficient permissions for this operation. Missing scopes: api.model.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+          'invalid_request_error',
+          null,
+        ),
+      );
+    } else {
+      const project = this.options.echoKeyInErrors ? key : 'proj_standin0000000000000000';
+      this.sendJson(
+        ctx,
+        403,
+        openAiError(`Project \`${project}\` does not have access to model \`${this.modelNamed(ctx)}\``, 'invalid_request_error', 'model_not_found'),
+      );
+    }
+    return true;
+  }
+
+  /**
+   * A 429 that waiting does not cure: no credit left (`insufficient_quota`), the per-day
+   * request limit, or a request larger than the per-minute token limit can ever allow.
+   */
+  private playQuotaExhausted(ctx: StandInContext, scope: 'billing' | 'daily' | 'zero-limit'): true {
+    const model = this.modelNamed(ctx);
+    if (scope === 'billing') {
+      this.sendJson(
+        ctx,
+        429,
+        openAiError(
+          'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+          'insufficient_quota',
+          'insufficient_quota',
+        ),
+      );
+    } else if (scope === 'daily') {
+      this.sendJson(
+        ctx,
+        429,
+        openAiError(
+          `Rate limit reached for ${model} in organization org-standin on requests per day (RPD): Limit 200, Used 200, Requested 1. Please try again in 7m12s. Visit https://platform.openai.com/account/rate-limits to learn more. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.`,
+          'requests',
+          'rate_limit_exceeded',
+        ),
+        rateLimitHeaders(),
+      );
+    } else {
+      this.sendJson(
+        ctx,
+        429,
+        openAiError(
+          `Request too large for ${model} in organization org-standin on tokens per min (TPM): Limit 30000, Requested 30601. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+          'tokens',
+          'rate_limit_exceeded',
+        ),
+        rateLimitHeaders(),
+      );
+    }
+    return true;
+  }
+
+  /** The model a request named, for messages (`/models` names none). */
+  private modelNamed(ctx: StandInContext): string {
+    return ctx.log.model ?? this.models[0] ?? 'gpt-4o-mini';
   }
 
   private answer(turn: StandInTurn, safety: boolean) {
@@ -210,14 +373,39 @@ class OpenAiStandIn extends StandInBase {
     if (body.stream_options?.include_usage) {
       frames.push(frame({ ...base, choices: [], usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens } }));
     }
+    // OpenAI writes an error mid-stream as a `data:` chunk carrying `{ error }`.
+    const errorBody = (status: number): unknown =>
+      status === 429
+        ? openAiError(
+            `Rate limit reached for ${turn.model} in organization org-standin on tokens per min (TPM): Limit 30000, Used 29954, Requested 1116. Please try again in 2.14s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+            'tokens',
+            'rate_limit_exceeded',
+          )
+        : openAiError(
+            status === 503 ? 'The engine is currently overloaded, please try again later' : 'The server had an error while processing your request. Sorry about that!',
+            'server_error',
+            null,
+          );
     await this.sendStream(
       ctx,
       frames,
       fault,
-      (status) => frame(openAiError(status === 503 ? 'The engine is currently overloaded, please try again later' : 'The server had an error while processing your request.', 'server_error', null)),
+      (status, framing) => (framing === 'bare' ? `${JSON.stringify(errorBody(status))}\n` : frame(errorBody(status))),
       'data: [DONE]\n\n',
     );
   }
+}
+
+/** The `x-ratelimit-*` headers OpenAI puts on answers (per-minute limits, nothing spent). */
+function rateLimitHeaders(): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': '500',
+    'x-ratelimit-limit-tokens': '30000',
+    'x-ratelimit-remaining-requests': '499',
+    'x-ratelimit-remaining-tokens': '29000',
+    'x-ratelimit-reset-requests': '120ms',
+    'x-ratelimit-reset-tokens': '2ms',
+  };
 }
 
 function contentText(content: OpenAiMessage['content']): string {
@@ -261,5 +449,5 @@ export type OpenAiStandInOptions = LlmStandInOptions;
  * await standIn.close();
  */
 export async function startOpenAiStandIn(options: OpenAiStandInOptions = {}): Promise<LlmStandIn> {
-  return new OpenAiStandIn(options, DEFAULT_MODELS).start();
+  return new OpenAiStandIn(options, DEFAULT_MODELS, { nonChatModels: LIST_ONLY_MODELS }).start();
 }
