@@ -1,6 +1,6 @@
 import type { Byok } from '../byok';
 import { isByokError } from '../errors';
-import { parseArgs } from './cli-args';
+import { parseCliArgs, type CliOptions } from './cli-args';
 import type { CommandOutput } from './audit-command';
 
 /** What `byok keys …` works on. */
@@ -9,6 +9,9 @@ export interface KeysCommandContext {
   stdout: CommandOutput;
   stderr: CommandOutput;
 }
+
+/** The flags `byok keys` accepts. */
+export const KEYS_OPTIONS = { 'publish-delay': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const satisfies CliOptions;
 
 const USAGE = `Usage: byok keys <list | rotate | revoke KID> [--publish-delay SECONDS] [--json]
 
@@ -29,7 +32,18 @@ Exit code: 0 on success, 1 on failure, 2 on a usage or configuration error.
  * process.exitCode = await runKeysCommand(['rotate'], { byok, stdout: process.stdout, stderr: process.stderr });
  */
 export async function runKeysCommand(args: string[], ctx: KeysCommandContext): Promise<number> {
-  const { positionals, flags } = parseArgs(args, ['publish-delay']);
+  const parsed = parseCliArgs(args, KEYS_OPTIONS);
+  const problem =
+    'error' in parsed
+      ? parsed.error
+      : parsed.positionals.length > (parsed.positionals[0] === 'revoke' ? 2 : 1)
+        ? `Unknown argument: ${parsed.positionals.at(-1)}`
+        : undefined;
+  if (problem !== undefined || 'error' in parsed) {
+    ctx.stderr.write(`byok keys: ${problem}\n\n${USAGE}`);
+    return 2;
+  }
+  const { positionals, values: flags } = parsed;
   const [sub, kid] = positionals;
   if (!sub || flags.help) {
     ctx.stdout.write(USAGE);

@@ -2,13 +2,18 @@ import type { Byok } from '../byok';
 import { ByokError } from '../errors';
 import { rewrapAll, sealedKekCounts, type RewrapProgress } from '../vault/rewrap';
 import type { CommandOutput } from './audit-command';
-import { parseArgs } from './cli-args';
+import { parseCliArgs, type CliOptions } from './cli-args';
 
 export interface KmsCommandContext {
   byok: Pick<Byok, 'store' | 'sealer' | 'audit'>;
   stdout: CommandOutput & { isTTY?: boolean };
   stderr: CommandOutput & { isTTY?: boolean };
 }
+
+/** The flags `byok kms` accepts. */
+export const KMS_OPTIONS = { batch: { type: 'string' } } as const satisfies CliOptions;
+
+const USAGE = 'usage: byok kms status | rewrap [--batch N] | min-version N\n';
 
 /** One line of progress: a bar, counts and rate. */
 export function progressLine(p: RewrapProgress, width = 30): string {
@@ -26,8 +31,14 @@ export function progressLine(p: RewrapProgress, width = 30): string {
  *   the drivers that support a minimum version (set the same value in your config).
  */
 export async function runKmsCommand(args: string[], ctx: KmsCommandContext): Promise<number> {
-  const { positionals, flags } = parseArgs(args, ['batch']);
-  const [sub, value] = positionals;
+  const parsed = parseCliArgs(args, KMS_OPTIONS);
+  const problem = 'error' in parsed ? parsed.error : strayArgument(parsed.positionals, parsed.values.batch);
+  if (problem !== undefined || 'error' in parsed) {
+    ctx.stderr.write(`byok kms: ${problem}\n${USAGE}`);
+    return 2;
+  }
+  const [sub, value] = parsed.positionals;
+  const flags = parsed.values;
   const { store, sealer } = ctx.byok;
   const primary = await sealer.primaryKey();
   const primaryLabel = `${primary.driverId}:${primary.keyId}:${primary.version}`;
@@ -87,8 +98,16 @@ export async function runKmsCommand(args: string[], ctx: KmsCommandContext): Pro
     return 0;
   }
 
-  ctx.stderr.write('usage: byok kms status | rewrap [--batch N] | min-version N\n');
+  ctx.stderr.write(USAGE);
   return 2;
+}
+
+/** A positional or flag the subcommand does not take. */
+function strayArgument(positionals: string[], batch: string | undefined): string | undefined {
+  const [sub] = positionals;
+  if (positionals.length > (sub === 'min-version' ? 2 : 1)) return `Unknown argument: ${positionals.at(-1)}`;
+  if (batch !== undefined && sub !== 'rewrap') return '--batch applies to rewrap only';
+  return undefined;
 }
 
 function splitLabel(label: string): [string, string, string] {

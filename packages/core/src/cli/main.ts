@@ -1,9 +1,9 @@
 import { createByok, type Byok, type ByokOptions } from '../byok';
 import { isByokError } from '../errors';
-import { runAuditVerify } from './audit-command';
-import { runKeysCommand } from './keys-command';
-import { runKmsCommand } from './kms-command';
-import { parseArgs } from './cli-args';
+import { AUDIT_VERIFY_OPTIONS, runAuditVerify } from './audit-command';
+import { KEYS_OPTIONS, runKeysCommand } from './keys-command';
+import { KMS_OPTIONS, runKmsCommand } from './kms-command';
+import { parseCliArgs, type CliOptions } from './cli-args';
 import { loadConfig } from './config-loader';
 
 export interface CliIo {
@@ -26,38 +26,59 @@ Usage:
 The options are read from byok.config.ts (default export: the createByok options).
 `;
 
+const GLOBAL_OPTIONS = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const satisfies CliOptions;
+const MIGRATE_OPTIONS = { status: { type: 'boolean' } } as const satisfies CliOptions;
+const COMMAND_OPTIONS: Record<string, CliOptions> = { migrate: MIGRATE_OPTIONS, audit: AUDIT_VERIFY_OPTIONS, kms: KMS_OPTIONS, keys: KEYS_OPTIONS };
+// Every flag of every command: a flag none of them knows (`--bacth`) fails before the
+// config is loaded; each command then checks that the flags it got are its own.
+const EVERY_OPTION = { ...MIGRATE_OPTIONS, ...AUDIT_VERIFY_OPTIONS, ...KMS_OPTIONS, ...KEYS_OPTIONS, ...GLOBAL_OPTIONS } as const;
+
 /**
- * Runs the `byok` command line and returns its exit code.
+ * Runs the `byok` command line and returns its exit code (2 on a usage error: an unknown
+ * command or flag, a flag without its value).
  *
  * @example
  * process.exitCode = await runCli(process.argv.slice(2), process);
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const { positionals, flags } = parseArgs(argv, ['config', 'checkpoints']);
-  const [command, sub] = positionals;
-  if (!command || flags.help || command === 'help') {
-    io.stdout.write(USAGE);
-    return command || flags.help ? 0 : 1;
+  const parsed = parseCliArgs(argv, EVERY_OPTION);
+  if ('error' in parsed) {
+    io.stderr.write(`byok: ${parsed.error}\n\n${USAGE}`);
+    return 2;
   }
-  try {
-    const { options } = await loadConfig(typeof flags.config === 'string' ? flags.config : undefined, io.cwd);
-    const known = command === 'migrate' || (command === 'audit' && sub === 'verify') || command === 'kms' || command === 'keys';
-    if (known) {
-      // Commands never migrate implicitly: `byok migrate` is the one that does.
-      const byok = await createByok({ ...(options as ByokOptions), migrate: false });
-      try {
-        const rest = withoutConfigFlag(argv.slice(argv.indexOf(command === 'audit' ? 'verify' : command) + 1));
-        const out = { stdout: io.stdout, stderr: io.stderr };
-        if (command === 'migrate') return await runMigrate(byok, flags.status === true, io);
-        if (command === 'audit') return await runAuditVerify(rest, { store: byok.store, audit: byok.audit, ...out });
-        if (command === 'kms') return await runKmsCommand(rest, { byok, ...out });
-        return await runKeysCommand(rest, { byok, ...out });
-      } finally {
-        await byok.close();
-      }
-    }
+  const { positionals, values, positionalIndexes, optionIndexes } = parsed;
+  const [command, sub] = positionals;
+  if (!command || values.help || command === 'help') {
+    io.stdout.write(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const known = command === 'migrate' || (command === 'audit' && sub === 'verify') || command === 'kms' || command === 'keys';
+  if (!known) {
     io.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
     return 2;
+  }
+  // The command's own arguments: all but the command word(s) and the CLI's --config.
+  const skip = new Set([...(optionIndexes.config ?? []), ...positionalIndexes.slice(0, command === 'audit' ? 2 : 1)]);
+  const rest = argv.filter((_, i) => !skip.has(i));
+  const own = parseCliArgs(rest, COMMAND_OPTIONS[command]!);
+  const stray = 'error' in own ? own.error : command === 'migrate' && own.positionals.length > 0 ? `Unknown argument: ${own.positionals[0]}` : undefined;
+  if (stray !== undefined) {
+    io.stderr.write(`byok ${command === 'audit' ? 'audit verify' : command}: ${stray}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const { options } = await loadConfig(values.config, io.cwd);
+    // Commands never migrate implicitly: `byok migrate` is the one that does.
+    const byok = await createByok({ ...(options as ByokOptions), migrate: false });
+    try {
+      const out = { stdout: io.stdout, stderr: io.stderr };
+      if (command === 'migrate') return await runMigrate(byok, values.status === true, io);
+      if (command === 'audit') return await runAuditVerify(rest, { store: byok.store, audit: byok.audit, ...out });
+      if (command === 'kms') return await runKmsCommand(rest, { byok, ...out });
+      return await runKeysCommand(rest, { byok, ...out });
+    } finally {
+      await byok.close();
+    }
   } catch (error) {
     io.stderr.write(`byok: ${isByokError(error) ? `${error.code}: ${error.message}` : 'unexpected error (run with DEBUG=byok for details)'}\n`);
     if (process.env.DEBUG?.includes('byok') && !isByokError(error)) io.stderr.write(`${String((error as Error)?.stack ?? error)}\n`);
@@ -75,18 +96,4 @@ async function runMigrate(byok: Byok, statusOnly: boolean, io: CliIo): Promise<n
   const report = await byok.store.migrate();
   io.stdout.write(report.applied.length ? `applied ${report.applied.join(', ')}\n` : 'nothing to apply: the database is up to date\n');
   return 0;
-}
-
-/** `--config` is the CLI's own flag; subcommands never see it. */
-function withoutConfigFlag(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config') {
-      i++;
-      continue;
-    }
-    if (args[i]!.startsWith('--config=')) continue;
-    out.push(args[i]!);
-  }
-  return out;
 }
