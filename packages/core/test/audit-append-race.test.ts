@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService, createStore, type Store } from '@byok/core';
-import { createTestDatabase, type TestDatabase } from '@byok/testing';
+import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok/testing';
 
 // Two instances (separate pools, separate cached heads) appending to the same chains,
 // one-statement appends racing transactional ones: the chain must stay contiguous.
-describe.each(['postgres', 'mysql'] as const)('audit appends racing across instances on %s', (kind) => {
+describe.each(selectTestBackends(['postgres', 'mysql'] as const))('audit appends racing across instances on %s', (kind) => {
   let db: TestDatabase;
   let a: Store;
   let b: Store;

@@ -13,7 +13,7 @@ import {
   type AuditRow,
   type Store,
 } from '@byok/core';
-import { auditTamperCases, createTestDatabase, kyselyTamper, memoryTamper, type StoreTamper, type TestDatabaseKind } from '@byok/testing';
+import { auditTamperCases, createTestDatabase, kyselyTamper, memoryTamper, selectTestBackends, type StoreTamper, type TestDatabaseKind } from '@byok/testing';
 
 interface Backend {
   /** A fresh, migrated, empty store (own table prefix) and a tamper for it. */
@@ -50,7 +50,7 @@ async function openBackend(kind: 'memory' | TestDatabaseKind): Promise<Backend> 
   };
 }
 
-for (const kind of ['memory', 'sqlite', 'postgres', 'mysql'] as const) {
+for (const kind of selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const)) {
   describe(`audit on ${kind}`, () => {
     let backend: Backend;
     let target: { store: Store; tamper: StoreTamper };

@@ -9,7 +9,7 @@ export const APP = 'http://app.example';
 export const MASTER_KEYS = `1:${randomBytes(32).toString('base64')}`;
 export const COOKIE_SECRET = randomBytes(32).toString('hex');
 
-export type Backend = 'memory' | 'sqlite' | 'postgres';
+export type Backend = 'memory' | 'sqlite' | 'postgres' | 'mysql';
 
 /** A dev issuer registered for byok's callbacks under several issuer ids. */
 export async function startIssuer(users?: DevIssuerUser[], ids: string[] = ['dev', 'gdev', 'other']): Promise<DevIssuer> {
@@ -33,7 +33,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** A database per backend; SQLite and PostgreSQL get one fresh database per byok instance group. */
+/** A database per backend; SQLite, PostgreSQL and MySQL get one fresh database per byok instance group. */
 export async function openDatabase(kind: Backend): Promise<Database> {
   if (kind === 'memory') return { options: async () => ({ memory: true }), close: async () => undefined };
   const dbs: TestDatabase[] = [];

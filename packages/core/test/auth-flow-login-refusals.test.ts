@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { google, LoginStateSealer } from '@byok/core';
 import type { Byok, ByokResponse } from '@byok/core';
-import { driveLogin, startDevIssuer } from '@byok/testing';
+import { driveLogin, selectTestBackends, startDevIssuer } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';
 import { APP, BASE, Browser, COOKIE_SECRET, devIssuer, googleLike, makeByok, openDatabase, type Backend, type Database } from './auth-flow-harness';
 
-const BACKENDS: Backend[] = ['memory', 'sqlite'];
+const BACKENDS = selectTestBackends<Backend>(['memory', 'sqlite']);
 
 let primary: DevIssuer; // plays "dev" (development) and "gdev" (Google rules)
 let other: DevIssuer; // a second, generic issuer: the attacker's

@@ -3,11 +3,11 @@ import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueAccessToken, runKeysCommand } from '@byok/core';
 import type { Byok, ByokResponse } from '@byok/core';
-import { decodeTestJwt, signTestJwt } from '@byok/testing';
+import { decodeTestJwt, selectTestBackends, signTestJwt } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';
 import { BASE, Browser, devIssuer, makeByok, openDatabase, startIssuer, type Backend, type Database } from './auth-flow-harness';
 
-const BACKENDS: Backend[] = ['memory', 'sqlite', 'postgres'];
+const BACKENDS = selectTestBackends<Backend>(['memory', 'sqlite', 'postgres']);
 
 let issuer: DevIssuer;
 beforeAll(async () => {
@@ -383,7 +383,7 @@ describe('cookies over https and other algorithms', () => {
   });
 });
 
-for (const backend of ['sqlite', 'postgres'] as const) {
+for (const backend of selectTestBackends(['sqlite', 'postgres'] as const)) {
   describe(`signing key rotation across instances on ${backend}`, () => {
     it('a key rotated by one instance verifies on another (rate-limited reload), revocation stops a key, the CLI rotates and revokes', async () => {
       const db = await openDatabase(backend);

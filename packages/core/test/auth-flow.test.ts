@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Byok } from '@byok/core';
-import type { DevIssuer } from '@byok/testing';
+import { selectTestBackends, type DevIssuer } from '@byok/testing';
 import { APP, BASE, Browser, devIssuer, makeByok, openDatabase, startIssuer, type Backend, type Database } from './auth-flow-harness';
 
-const BACKENDS: Backend[] = ['memory', 'sqlite', 'postgres'];
+const BACKENDS = selectTestBackends<Backend>(['memory', 'sqlite', 'postgres']);
 
 let issuer: DevIssuer;
 beforeAll(async () => {

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Byok } from '@byok/core';
-import type { DevIssuer } from '@byok/testing';
-import { devIssuer, makeByok, openDatabase, startIssuer, type Database } from './auth-flow-harness';
+import { selectTestBackends, type DevIssuer } from '@byok/testing';
+import { devIssuer, makeByok, openDatabase, startIssuer, type Backend, type Database } from './auth-flow-harness';
 
-// Strict mode on three instances sharing PostgreSQL: A and B share Redis, C does not.
-describe('strict mode: a revocation reaches every instance through Redis', () => {
+// Strict mode on three instances sharing one database (PostgreSQL unless BYOK_TEST_DATABASES
+// leaves it out): A and B share Redis, C does not.
+const shared = selectTestBackends<Backend>(['postgres', 'mysql', 'sqlite'])[0]!;
+
+describe(`strict mode: a revocation reaches every instance through Redis (${shared})`, () => {
   let issuer: DevIssuer;
   let database: Database;
   const clients: Redis[] = [];
@@ -16,7 +19,7 @@ describe('strict mode: a revocation reaches every instance through Redis', () =>
 
   beforeAll(async () => {
     issuer = await startIssuer();
-    database = await openDatabase('postgres');
+    database = await openDatabase(shared);
     const db = await database.options();
     const channelPrefix = `byok:test:${randomUUID()}:`;
     const redis = () => {

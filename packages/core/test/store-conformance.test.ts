@@ -1,5 +1,5 @@
 import { connectDatabase, createStore } from '@byok/core';
-import { createTestDatabase, kyselyTamper, memoryTamper, storeConformance, type TestDatabaseKind } from '@byok/testing';
+import { createTestDatabase, kyselyTamper, memoryTamper, selectTestBackends, storeConformance, type TestDatabaseKind } from '@byok/testing';
 
 storeConformance({
   name: 'memory',
@@ -9,7 +9,7 @@ storeConformance({
   },
 });
 
-for (const kind of ['sqlite', 'postgres', 'mysql'] as const satisfies readonly TestDatabaseKind[]) {
+for (const kind of selectTestBackends(['sqlite', 'postgres', 'mysql'] as const satisfies readonly TestDatabaseKind[])) {
   storeConformance({
     name: kind,
     makeStore: async () => {

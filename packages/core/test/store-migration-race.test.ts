@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectDatabase, createStore, systemClock, type Migration } from '@byok/core';
-import { createTestDatabase, type TestDatabase } from '@byok/testing';
+import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok/testing';
 import { raceStoreChildren } from './store-child-runner';
 import { Migrator } from '../src/store/migrations/migrator';
 import { migrations } from '../src/store/migrations';
@@ -11,7 +11,7 @@ afterAll(async () => {
   await Promise.all(dropLater.map((d) => d.drop()));
 });
 
-describe.each(['sqlite', 'postgres', 'mysql'] as const)('migrations on %s', (kind) => {
+describe.each(selectTestBackends(['sqlite', 'postgres', 'mysql'] as const))('migrations on %s', (kind) => {
   it('two processes migrating one empty database at once apply each migration exactly once', async () => {
     const tdb = await createTestDatabase(kind);
     dropLater.push(tdb);

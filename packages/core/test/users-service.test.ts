@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createByok, isByokError, type Byok } from '@byok/core';
-import { createTestDatabase, type TestDatabase } from '@byok/testing';
+import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok/testing';
 import { z } from 'zod';
 
 const ISSUER = 'https://accounts.example.test';
 
 // The users and preferences services on every store byok ships.
-describe.each(['memory', 'sqlite', 'postgres', 'mysql'] as const)('users on %s', (kind) => {
+describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('users on %s', (kind) => {
   let db: TestDatabase | undefined;
   let byok: Byok;
   const events: string[] = [];

@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createByok, isByokError, localKms, type Byok } from '@byok/core';
 import { gemini } from '@byok/gemini';
-import { createTestDatabase, startGeminiStandIn, type LlmStandIn, type TestDatabase } from '@byok/testing';
+import { createTestDatabase, selectTestBackends, startGeminiStandIn, type LlmStandIn, type TestDatabase } from '@byok/testing';
 
 const MASTER = `1:${Buffer.alloc(32, 7).toString('base64')}`;
 const GOOD = 'AIzaSyGOOD-key-0000000000000000000000001';
@@ -17,7 +17,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-describe.each(['memory', 'sqlite', 'postgres', 'mysql'] as const)('provider keys on %s', (kind) => {
+describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('provider keys on %s', (kind) => {
   let standIn: LlmStandIn;
   let db: TestDatabase | undefined;
   let byok: Byok;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createByok, createSealer, localKms, rewrapAll, sealedKekCounts, type Byok } from '@byok/core';
 import { gemini } from '@byok/gemini';
-import { createTestDatabase, startGeminiStandIn, type LlmStandIn, type TestDatabase } from '@byok/testing';
+import { createTestDatabase, selectTestBackends, startGeminiStandIn, type LlmStandIn, type TestDatabase } from '@byok/testing';
 import { runCli } from '../src/cli/main';
 
 const K1 = `1:${Buffer.alloc(32, 1).toString('base64')}`;
@@ -12,7 +12,7 @@ const K2 = `2:${Buffer.alloc(32, 2).toString('base64')}`;
 const key = (i: number, gen = 0) => `AIzaSyREWRAP-${String(gen).padStart(2, '0')}-${String(i).padStart(24, '0')}`;
 const USERS = 60;
 
-describe.each(['sqlite', 'postgres'] as const)('kms rewrap on %s', (kind) => {
+describe.each(selectTestBackends(['sqlite', 'postgres'] as const))('kms rewrap on %s', (kind) => {
   let standIn: LlmStandIn;
   let db: TestDatabase;
   let before: Byok;
@@ -140,7 +140,7 @@ describe('byok kms CLI', () => {
   });
 });
 
-describe.each(['memory', 'sqlite', 'mysql'] as const)('rewrap of signing keys and issuer tokens on %s', (kind) => {
+describe.each(selectTestBackends(['memory', 'sqlite', 'mysql'] as const))('rewrap of signing keys and issuer tokens on %s', (kind) => {
   it('re-wraps them too, so retiring the old KEK version leaves every value openable', async () => {
     const db = kind === 'memory' ? undefined : await createTestDatabase(kind);
     const config = db ? db.config : ({ memory: true } as const);

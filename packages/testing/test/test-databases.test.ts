@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createStore } from '@byok/core';
-import { createTestDatabase, memoryTamper } from '@byok/testing';
+import { createTestDatabase, memoryTamper, testDatabaseSelected } from '@byok/testing';
 
 async function pgDatabaseExists(name: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
@@ -26,7 +26,7 @@ async function mysqlDatabaseExists(name: string): Promise<boolean> {
 }
 
 describe('createTestDatabase', () => {
-  it('postgres: creates a uniquely named database and drops it, even with a store still connected', async () => {
+  if (testDatabaseSelected('postgres')) it('postgres: creates a uniquely named database and drops it, even with a store still connected', async () => {
     const [a, b] = await Promise.all([createTestDatabase('postgres'), createTestDatabase('postgres')]);
     expect(a.name).toMatch(/^byok_t_[0-9a-f]{12}$/);
     expect(a.name).not.toBe(b.name);
@@ -40,7 +40,7 @@ describe('createTestDatabase', () => {
     expect(await pgDatabaseExists(b.name)).toBe(false);
   });
 
-  it('mysql: creates a case-sensitive utf8mb4 database and drops it', async () => {
+  if (testDatabaseSelected('mysql')) it('mysql: creates a case-sensitive utf8mb4 database and drops it', async () => {
     const tdb = await createTestDatabase('mysql');
     expect(await mysqlDatabaseExists(tdb.name)).toBe(true);
     const store = await createStore({ database: tdb.config });
