@@ -13,6 +13,7 @@ export type ByokErrorCode =
   | 'forbidden'
   | 'csrf_rejected'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'idempotency_conflict'
   | 'refresh_reused'
@@ -37,6 +38,7 @@ export type ByokErrorCode =
   | 'seal_invalid'
   | 'seal_unsupported'
   | 'config_invalid'
+  | 'database_unavailable'
   | 'migration_failed'
   | 'audit_chain_broken'
   | 'hook_rejected'
@@ -49,6 +51,7 @@ export type TrpcCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_SUPPORTED'
   | 'CONFLICT'
   | 'PRECONDITION_FAILED'
   | 'PAYLOAD_TOO_LARGE'
@@ -70,6 +73,7 @@ export const ERROR_CODES: Record<ByokErrorCode, { status: number; trpc: TrpcCode
   forbidden: { status: 403, trpc: 'FORBIDDEN' },
   csrf_rejected: { status: 403, trpc: 'FORBIDDEN' },
   not_found: { status: 404, trpc: 'NOT_FOUND' },
+  method_not_allowed: { status: 405, trpc: 'METHOD_NOT_SUPPORTED' },
   conflict: { status: 409, trpc: 'CONFLICT' },
   idempotency_conflict: { status: 409, trpc: 'CONFLICT' },
   refresh_reused: { status: 401, trpc: 'UNAUTHORIZED' },
@@ -97,6 +101,8 @@ export const ERROR_CODES: Record<ByokErrorCode, { status: number; trpc: TrpcCode
   seal_invalid: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   seal_unsupported: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   config_invalid: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
+  // The database byok opens did not answer or does not exist (the message names host and database).
+  database_unavailable: { status: 503, trpc: 'SERVICE_UNAVAILABLE' },
   migration_failed: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   audit_chain_broken: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   hook_rejected: { status: 403, trpc: 'FORBIDDEN' },

@@ -7,14 +7,13 @@
 
 // The composition root.
 export { createByok } from './byok';
-export type { Byok, ByokOptions, DatabaseOption } from './byok';
+export type { Byok, ByokOptions, DatabaseOption, ByokRedisClient, RateLimitsOption } from './byok';
 
 // Errors.
 export { ByokError, isByokError, ERROR_CODES } from './errors';
 export type { ByokErrorCode, ByokErrorOptions, TrpcCode } from './errors';
 
-// Driver factories: KMS, sign-in issuers, audit checkpoint sinks, rate-limit stores,
-// session revocation.
+// Driver factories: KMS, sign-in issuers, audit checkpoint sinks and keys.
 export { localKms } from './kms/local-kms';
 export type { LocalKms, LocalKmsOptions } from './kms/local-kms';
 export { generateLocalKeyFile } from './kms/local-key-file';
@@ -26,12 +25,6 @@ export { loggerCheckpointSink } from './audit/logger-checkpoint-sink';
 export type { AuditCheckpointLogger } from './audit/logger-checkpoint-sink';
 export { generateAuditCheckpointKeys, readAuditCheckpointFile } from './audit/audit-checkpoint';
 export type { AuditCheckpoint, SignedAuditCheckpoint, AuditCheckpointKey } from './audit/audit-checkpoint';
-export { MemoryRateLimitStore } from './http/rate-limit/memory-rate-limit-store';
-export type { MemoryRateLimitStoreOptions } from './http/rate-limit/memory-rate-limit-store';
-export { RedisRateLimitStore } from './http/rate-limit/redis-rate-limit-store';
-export type { RedisEvalClient, RedisRateLimitStoreOptions } from './http/rate-limit/redis-rate-limit-store';
-export { redisSessionRevocationBus } from './auth/session-revocation-bus';
-export type { SessionRevocationBus, RedisPubSubClient, RedisSubscriber } from './auth/session-revocation-bus';
 export { defineAuditActions, auditActions } from './audit/audit-actions';
 export type { AuditMetadataSchema, AuditActionRegistry, BuiltInAuditAction } from './audit/audit-actions';
 export { systemClock } from './util/clock';
@@ -57,7 +50,10 @@ export type {
 } from './llm/llm-provider';
 export type { TextPart, ToolCallPart, ToolResultPart, MessagePart, MessageRole } from './llm/message-parts';
 export type { AuditCheckpointSink } from './audit/audit-checkpoint-sink';
-export type { RateLimitStore, RateLimitResult, ConcurrencyStore, ConcurrencyLease } from './http/rate-limit/rate-limit-store';
+export type { RateLimitResult, ConcurrencyLease } from './http/rate-limit/rate-limit-store';
+export type { RedisEvalClient } from './http/rate-limit/redis-rate-limit-store';
+export type { RedisSetClient } from './auth/redis-login-marker-store';
+export type { RedisPubSubClient, RedisSubscriber } from './auth/session-revocation-bus';
 
 // The options of createByok and the services on a Byok (types only: byok builds them).
 export type { AuthService } from './auth/auth-service';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createByok, type Byok, type ByokRequest } from '@byok/core';
+import { createByok, type Byok } from '@byok/core';
+import { type ByokRequest } from '@byok/core/http';
 
 const CANARY = 'AIzaSyCANARY0000000000000000000000000000';
 
@@ -49,6 +50,7 @@ describe('HTTP operation registry', () => {
     expect((await byok.http.handle(request('GET', '/nope'))).status).toBe(404);
     const res = await byok.http.handle(request('DELETE', '/me/preferences', { headers: as(userId) }));
     expect(res.status).toBe(405);
+    expect((res.body as any).error.code).toBe('method_not_allowed');
     expect(res.headers.allow).toContain('GET');
   });
 
@@ -72,7 +74,7 @@ describe('HTTP operation registry', () => {
   });
 
   it('reports malformed JSON as bad_request without echoing the body', async () => {
-    const { INVALID_JSON } = await import('@byok/core');
+    const { INVALID_JSON } = await import('../src/http/http-handler');
     const res = await byok.http.handle(request('PATCH', '/me/preferences', { headers: as(userId), body: { [INVALID_JSON]: true } }));
     expect(res.status).toBe(400);
     expect((res.body as any).error.code).toBe('bad_request');
@@ -121,7 +123,7 @@ describe('HTTP operation registry', () => {
       logger: { info() {}, warn() {}, error: (obj) => lines.push(obj) },
       http: { authenticate: async () => ({ userId: 'u', via: 'host' }) },
     });
-    const { defineOperation } = await import('@byok/core');
+    const { defineOperation } = await import('@byok/core/http');
     const { z } = await import('zod');
     local.http.add(
       defineOperation({

@@ -1,4 +1,4 @@
-import { errorResponse, readNodeRequest, writeNodeResponse, type ByokRequest, type ByokResponse } from '@byok/core';
+import { handleNodeRequest, type ByokHandler } from '@byok/core/http';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 
 export interface ByokRouterOptions {
@@ -9,34 +9,30 @@ export interface ByokRouterOptions {
 }
 
 interface ByokHttpHost {
-  http: { handle(request: ByokRequest): Promise<ByokResponse>; routes(url: string): boolean };
+  http: ByokHandler & { routes(url: string): boolean };
 }
 
 /**
- * Mounts byok's HTTP surface into an Express 5 app. It only converts requests and
- * responses; everything else (auth, CSRF, rate limits, validation) happens in core.
+ * Mounts byok's HTTP surface into an Express 5 app. It only hands the request to core's
+ * Node lifecycle; everything else (auth, CSRF, rate limits, validation) happens in core.
  *
  * @example
+ * import express from 'express';
+ * import { byokRouter } from '@byok/express';
  * const app = express();
  * app.use('/api', byokRouter(byok));
  */
 export function byokRouter(byok: ByokHttpHost, options: ByokRouterOptions = {}): Router {
   const router = Router();
-  router.use(async (req: Request, res: Response, next: NextFunction) => {
+  router.use((req: Request, res: Response, next: NextFunction) => {
     if ((options.fallthrough ?? true) && !byok.http.routes(req.url)) return next();
-    let response: ByokResponse;
-    try {
-      const parsedBody = req.body !== undefined && Object.keys(req.body ?? {}).length > 0 ? req.body : undefined;
-      const request = await readNodeRequest(req, {
-        url: req.url,
-        parsedBody,
-        ...(options.bodyLimitBytes !== undefined ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
-      });
-      response = await byok.http.handle(request);
-    } catch (error) {
-      response = errorResponse(error);
-    }
-    await writeNodeResponse(res, response);
+    // A host's express.json() may have parsed the body already (it leaves `{}` when there was none).
+    const parsedBody = req.body !== undefined && Object.keys(req.body ?? {}).length > 0 ? req.body : undefined;
+    void handleNodeRequest(byok.http, req, res, {
+      url: req.url,
+      ...(parsedBody !== undefined ? { parsedBody } : {}),
+      ...(options.bodyLimitBytes !== undefined ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+    }).catch(next);
   });
   return router;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ByokError, isByokError } from '../errors';
 import type { Logger } from '../util/logger';
 import { parseCookieHeader } from './cookies';
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth';
 import type { Operation } from './operation';
 import { RouteTable } from './route-table';
 import type { AuthContext, ByokRequest, ByokResponse, RequestMeta } from './types';
@@ -44,6 +45,9 @@ export function createHttpSurface(options: HttpHandlerOptions): HttpSurface {
   const table = new RouteTable();
 
   async function prepare(operation: Operation, rawInput: unknown, request: ByokRequest) {
+    if (exceedsJsonDepth(rawInput)) {
+      throw new ByokError('bad_request', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     const meta: RequestMeta = { ip: options.clientIp(request), userAgent: request.headers['user-agent']?.slice(0, 512) ?? null };
     let auth: AuthContext | null = null;
     if (operation.auth !== 'none') {
@@ -75,8 +79,8 @@ export function createHttpSurface(options: HttpHandlerOptions): HttpSurface {
     try {
       if (match.kind === 'none') throw new ByokError('not_found', 'No such endpoint');
       if (match.kind === 'method_not_allowed') {
-        const res = errorResponse(new ByokError('bad_request', `Method not allowed; use ${match.allowed.join(', ')}`));
-        return { ...res, status: 405, headers: { ...res.headers, allow: match.allowed.join(', ') } };
+        const res = errorResponse(new ByokError('method_not_allowed', `Method not allowed; use ${match.allowed.join(', ')}`));
+        return { ...res, headers: { ...res.headers, allow: match.allowed.join(', ') } };
       }
       const operation = match.operation;
       if (!request.cookies) request.cookies = parseCookieHeader(request.headers.cookie);

@@ -4,8 +4,13 @@ import { serializeCookie } from './cookies';
 import { INVALID_JSON, errorResponse } from './http-handler';
 import type { ByokRequest, ByokResponse, SseEvent } from './types';
 
-export interface ReadNodeRequestOptions {
-  /** The path relative to byok's mount point (Express: `req.url` inside a router). */
+/** What an adapter hands to byok: anything with `handle(request)` (a `byok.http`). */
+export interface ByokHandler {
+  handle(request: ByokRequest): Promise<ByokResponse>;
+}
+
+export interface NodeRequestOptions {
+  /** The path relative to byok's mount point (Express: `req.url` inside a router). Default `req.url`. */
   url?: string;
   /** A body the framework already parsed; otherwise the stream is read here. */
   parsedBody?: unknown;
@@ -13,24 +18,72 @@ export interface ReadNodeRequestOptions {
   bodyLimitBytes?: number;
 }
 
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
 /**
- * Converts a Node request into a ByokRequest, reading and parsing a JSON body when the
- * framework has not. Adapters for node-based frameworks are built on this and
- * {@link writeNodeResponse}.
+ * Runs the whole Node request lifecycle once, for every Node adapter: reads the request
+ * (parsing a JSON body unless the framework already did), lets byok handle it, and
+ * writes the response or streams it. The handler's `signal` aborts only when the client
+ * goes away before the response has finished — the response's `close` before its
+ * `finish` — never because the request body was fully read (Node then marks the request
+ * destroyed, which is not a disconnect).
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { handleNodeRequest } from '@byok/core/http';
+ * createServer((req, res) => void handleNodeRequest(byok.http, req, res));
  */
-export async function readNodeRequest(req: IncomingMessage, options: ReadNodeRequestOptions = {}): Promise<ByokRequest> {
+export async function handleNodeRequest(
+  handler: ByokHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NodeRequestOptions = {},
+): Promise<void> {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new ByokError('aborted', 'The client went away'));
+  };
+  res.once('close', onClose);
+  let response: ByokResponse;
+  try {
+    response = await handler.handle(await readNodeRequest(req, controller.signal, options));
+  } catch (error) {
+    response = errorResponse(error);
+  }
+  if (controller.signal.aborted) {
+    // Nobody is listening any more: let a stream's producer run its cleanup.
+    if (response.stream) await release(response.stream);
+    return;
+  }
+  try {
+    await writeNodeResponse(res, response, req.method === 'HEAD');
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/**
+ * A complete Node request listener for byok's HTTP surface, for plain `node:http`
+ * servers.
+ *
+ * @example
+ * import { createServer } from 'node:http';
+ * import { nodeListener } from '@byok/core/http';
+ * createServer(nodeListener(byok.http)).listen(3000);
+ */
+export function nodeListener(handler: ByokHandler, options: Omit<NodeRequestOptions, 'url' | 'parsedBody'> = {}) {
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> => handleNodeRequest(handler, req, res, options);
+}
+
+async function readNodeRequest(req: IncomingMessage, signal: AbortSignal, options: NodeRequestOptions): Promise<ByokRequest> {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (name === 'set-cookie') continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  const controller = new AbortController();
-  req.once('close', () => {
-    if (!req.complete || req.destroyed) controller.abort();
-  });
   let body = options.parsedBody;
   if (body === undefined && req.method !== 'GET' && req.method !== 'HEAD' && !req.readableEnded) {
-    body = await readJsonBody(req, options.bodyLimitBytes ?? 1024 * 1024);
+    body = await readJsonBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
   }
   return {
     method: (req.method ?? 'GET').toUpperCase(),
@@ -38,7 +91,7 @@ export async function readNodeRequest(req: IncomingMessage, options: ReadNodeReq
     headers,
     body,
     remoteAddress: req.socket.remoteAddress,
-    signal: controller.signal,
+    signal,
   };
 }
 
@@ -65,7 +118,7 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
 }
 
 /** Writes a ByokResponse to a Node response, including redirects and event streams. */
-export async function writeNodeResponse(res: ServerResponse, response: ByokResponse): Promise<void> {
+async function writeNodeResponse(res: ServerResponse, response: ByokResponse, head: boolean): Promise<void> {
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
   if (response.cookies.length) res.setHeader('set-cookie', response.cookies.map(serializeCookie));
   if (response.redirect !== undefined) {
@@ -86,7 +139,7 @@ export async function writeNodeResponse(res: ServerResponse, response: ByokRespo
   const payload = JSON.stringify(response.body);
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(payload));
-  res.end(payload);
+  res.end(head ? undefined : payload);
 }
 
 /** Formats one event as Server-Sent Events text. */
@@ -94,7 +147,7 @@ export function formatSse(event: SseEvent): string {
   let out = '';
   if (event.event) out += `event: ${event.event}\n`;
   if (event.id) out += `id: ${event.id}\n`;
-  out += `data: ${JSON.stringify(event.data)}\n\n`;
+  out += `data: ${typeof event.data === 'string' && event.raw ? event.data : JSON.stringify(event.data)}\n\n`;
   return out;
 }
 
@@ -106,40 +159,35 @@ async function writeEventStream(res: ServerResponse, status: number, stream: Asy
   res.flushHeaders();
   const iterator = stream[Symbol.asyncIterator]();
   let closed = false;
+  let wake: (() => void) | null = null;
   const onClose = () => {
     closed = true;
-    void iterator.return?.();
+    wake?.();
   };
   res.once('close', onClose);
   try {
     while (!closed) {
       const next = await iterator.next();
       if (next.done) break;
-      if (!res.write(formatSse(next.value))) await new Promise<void>((resolve) => res.once('drain', resolve));
+      if (closed) break;
+      if (!res.write(formatSse(next.value))) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          res.once('drain', resolve);
+        });
+        wake = null;
+      }
     }
   } catch (error) {
     if (!closed) res.write(formatSse({ event: 'error', data: errorResponse(error).body }));
   } finally {
     res.off('close', onClose);
+    if (closed) await iterator.return?.();
     if (!res.writableEnded) res.end();
   }
 }
 
-/**
- * A complete Node request listener for byok's HTTP surface, for plain `node:http`
- * servers and as the base of framework adapters.
- *
- * @example
- * http.createServer(nodeListener(byok.http)).listen(3000);
- */
-export function nodeListener(surface: { handle(request: ByokRequest): Promise<ByokResponse> }) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let response: ByokResponse;
-    try {
-      response = await surface.handle(await readNodeRequest(req));
-    } catch (error) {
-      response = errorResponse(error);
-    }
-    await writeNodeResponse(res, response);
-  };
+async function release(stream: AsyncIterable<SseEvent>): Promise<void> {
+  const iterator = stream[Symbol.asyncIterator]();
+  await iterator.return?.();
 }

@@ -14,7 +14,7 @@ export interface ByokRequest {
   body?: unknown;
   /** The TCP peer address; the client IP is derived from it and `trustProxy`. */
   remoteAddress: string | undefined;
-  /** Aborted when the client goes away. */
+  /** Aborted when the client goes away before the response has finished (never merely because the body was read). */
   signal?: AbortSignal;
 }
 
@@ -34,6 +34,8 @@ export interface SseEvent {
   event?: string;
   id?: string;
   data: unknown;
+  /** Write `data` (a string) as it is instead of JSON — e.g. the UI message stream's `[DONE]`. */
+  raw?: boolean;
 }
 
 export interface ByokResponse {
