@@ -1,7 +1,20 @@
 import { ByokError, isLoopbackHost } from '@byok/core';
 
 /** The environment variables that switch the example to Google sign-in and the real Gemini API. */
-export const REAL_CONFIG_VARIABLES = ['GOOGLE_CLIENT_ID', 'GOOGLE_CLIENT_SECRET', 'BYOK_MASTER_KEYS', 'PUBLIC_URL'] as const;
+export const REAL_CONFIG_VARIABLES = [
+  'GOOGLE_CLIENT_ID',
+  'GOOGLE_CLIENT_SECRET',
+  'BYOK_MASTER_KEYS',
+  'PUBLIC_URL',
+  'BYOK_AUDIT_CHECKPOINT_KEY',
+  'BYOK_AUDIT_CHECKPOINT_FILE',
+] as const;
+
+/** A variable naming a file that may stand in for one of {@link REAL_CONFIG_VARIABLES}. */
+const FILE_ALTERNATIVES: Partial<Record<(typeof REAL_CONFIG_VARIABLES)[number], string>> = {
+  BYOK_MASTER_KEYS: 'BYOK_MASTER_KEY_FILE',
+  BYOK_AUDIT_CHECKPOINT_KEY: 'BYOK_AUDIT_CHECKPOINT_KEY_FILE',
+};
 
 /** How the example runs: against real Google services, or fully offline on loopback. */
 export type ExampleMode =
@@ -13,6 +26,10 @@ export type ExampleMode =
       publicUrl: string;
       /** Optional: seals the login cookie so several instances can share logins. */
       cookieSecret: string | undefined;
+      /** The Ed25519 private key (PEM) that signs audit checkpoints, or the file that holds it. */
+      checkpointKey: { pem: string } | { file: string };
+      /** Where signed checkpoints are appended: storage the database's operators cannot rewrite. */
+      checkpointFile: string;
     }
   | { kind: 'offline' };
 
@@ -20,10 +37,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Picks the example's mode from its environment. With none of {@link REAL_CONFIG_VARIABLES}
- * set it is offline mode (development OpenID issuer, Gemini stand-in, generated key
- * file), which is refused unless the server listens on a loopback address and
- * `NODE_ENV` is not `production`. With any of them set, all are required
- * (`BYOK_MASTER_KEY_FILE` may stand in for `BYOK_MASTER_KEYS`).
+ * set it is offline mode (development OpenID issuer, Gemini stand-in, generated master
+ * key and audit checkpoint key), which is refused unless the server listens on a
+ * loopback address and `NODE_ENV` is not `production`. With any of them set, all are
+ * required (`BYOK_MASTER_KEY_FILE` may stand in for `BYOK_MASTER_KEYS`, and
+ * `BYOK_AUDIT_CHECKPOINT_KEY_FILE` for `BYOK_AUDIT_CHECKPOINT_KEY`).
  *
  * @throws ByokError `config_invalid` with a message naming what is missing or refused
  * @example
@@ -32,10 +50,9 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function resolveExampleMode(env: Env, host: string): ExampleMode {
   const present = (name: string): boolean => (env[name] ?? '').trim() !== '';
-  const given = REAL_CONFIG_VARIABLES.filter(present);
-  const masterKeysGiven = present('BYOK_MASTER_KEYS') || present('BYOK_MASTER_KEY_FILE');
+  const given = REAL_CONFIG_VARIABLES.filter((name) => present(name) || present(FILE_ALTERNATIVES[name] ?? ''));
 
-  if (given.length === 0 && !present('BYOK_MASTER_KEY_FILE')) {
+  if (given.length === 0) {
     if (env.NODE_ENV === 'production') {
       throw new ByokError(
         'config_invalid',
@@ -51,7 +68,7 @@ export function resolveExampleMode(env: Env, host: string): ExampleMode {
     return { kind: 'offline' };
   }
 
-  const missing = REAL_CONFIG_VARIABLES.filter((name) => !present(name) && !(name === 'BYOK_MASTER_KEYS' && masterKeysGiven));
+  const missing = REAL_CONFIG_VARIABLES.filter((name) => !given.includes(name));
   if (missing.length > 0) {
     throw new ByokError(
       'config_invalid',
@@ -73,5 +90,7 @@ export function resolveExampleMode(env: Env, host: string): ExampleMode {
     clientSecret: env.GOOGLE_CLIENT_SECRET!.trim(),
     publicUrl: publicUrl.origin,
     cookieSecret: present('BYOK_COOKIE_SECRET') ? env.BYOK_COOKIE_SECRET!.trim() : undefined,
+    checkpointKey: present('BYOK_AUDIT_CHECKPOINT_KEY') ? { pem: env.BYOK_AUDIT_CHECKPOINT_KEY! } : { file: env.BYOK_AUDIT_CHECKPOINT_KEY_FILE!.trim() },
+    checkpointFile: env.BYOK_AUDIT_CHECKPOINT_FILE!.trim(),
   };
 }

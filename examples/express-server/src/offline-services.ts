@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateLocalKeyFile } from '@byok/core';
 import { DEFAULT_DEV_USERS, startDevIssuer, startGeminiStandIn, type DevIssuer, type LlmStandIn } from '@byok/testing';
+import { generateCheckpointKeyFiles, offlineCheckpointFiles } from './audit-checkpoints';
 
 /** A made-up Gemini key the offline stand-in accepts (any key starting with `AIza` is accepted). */
 export const OFFLINE_SAMPLE_KEY = 'AIzaSyOffline-Demo-Key-0123456789abcd';
@@ -10,7 +11,7 @@ export const OFFLINE_SAMPLE_KEY = 'AIzaSyOffline-Demo-Key-0123456789abcd';
 export interface OfflineServicesOptions {
   /** The example's browser-facing origin, e.g. `http://127.0.0.1:3000` (byok under `/api`). */
   appOrigin: string;
-  /** Where the generated master-key file lives (the example's gitignored `data/`). */
+  /** Where the generated master-key file and checkpoint key pair live (the example's gitignored `data/`). */
   dataDir: string;
   /** Port of the development issuer on 127.0.0.1; 0 = ephemeral. A fixed port keeps users stable across restarts. */
   issuerPort?: number;
@@ -26,6 +27,13 @@ export interface OfflineServices {
   readonly gemini: LlmStandIn;
   /** The generated master-key file for `localKms({ keyFile })`. */
   readonly keyFile: string;
+  /** The generated Ed25519 key pair that signs audit checkpoints (private PEM file, public PEM file). */
+  readonly checkpointKeyFile: string;
+  readonly checkpointPublicKeyFile: string;
+  /** The private key's PEM, for `audit.checkpoints.signingKey`. */
+  readonly checkpointKey: string;
+  /** Where the signed checkpoints go: a file beside, not inside, the database. */
+  readonly checkpointFile: string;
   readonly sampleKey: string;
   close(): Promise<void>;
 }
@@ -33,8 +41,9 @@ export interface OfflineServices {
 /**
  * Starts what offline mode needs instead of Google: a development OpenID issuer on
  * loopback (its users: `alice`, `bob`) with byok registered as a client, a Gemini API
- * stand-in that accepts keys starting with `AIza`, and a master-key file generated once
- * under `dataDir` (kept across restarts so stored keys stay readable).
+ * stand-in that accepts keys starting with `AIza`, and — generated once under `dataDir`,
+ * kept across restarts — a master-key file (so stored keys stay readable) and an audit
+ * checkpoint key pair (so earlier checkpoints still verify).
  *
  * @example
  * const offline = await startOfflineServices({ appOrigin: 'http://127.0.0.1:3000', dataDir: 'data' });
@@ -44,6 +53,8 @@ export interface OfflineServices {
 export async function startOfflineServices(options: OfflineServicesOptions): Promise<OfflineServices> {
   const keyFile = join(options.dataDir, 'master-keys');
   await generateLocalKeyFile(keyFile);
+  const checkpoints = offlineCheckpointFiles(options.dataDir);
+  const checkpointKey = await generateCheckpointKeyFiles(checkpoints);
   const clientId = 'byok-example';
   const clientSecret = randomBytes(24).toString('base64url');
   const issuer = await startDevIssuer({
@@ -64,6 +75,10 @@ export async function startOfflineServices(options: OfflineServicesOptions): Pro
     clientSecret,
     gemini,
     keyFile,
+    checkpointKeyFile: checkpoints.keyFile,
+    checkpointPublicKeyFile: checkpoints.publicKeyFile,
+    checkpointKey,
+    checkpointFile: checkpoints.checkpointFile,
     sampleKey: OFFLINE_SAMPLE_KEY,
     async close() {
       await Promise.allSettled([issuer.close(), gemini.close()]);

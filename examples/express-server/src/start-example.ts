@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createByok, google, localKms, oidc, type Byok, type ByokOptions, type Logger } from '@byok/core';
+import { createByok, google, localKms, oidc, type Byok, type Logger } from '@byok/core';
 import { byokRouter } from '@byok/express';
 import { gemini } from '@byok/gemini';
 import express from 'express';
+import { checkpointOptions, readCheckpointKey } from './audit-checkpoints';
+import { DEFAULT_DATA_DIR, exampleDatabase } from './example-database';
 import { resolveExampleMode } from './example-mode';
 import { startOfflineServices, type OfflineServices } from './offline-services';
 
@@ -19,7 +20,10 @@ export interface StartExampleOptions {
   host?: string;
   /** Where configuration is read (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Folder for the SQLite database and, offline, the generated master-key file. Default the example's `data/`. */
+  /**
+   * Folder for the SQLite database and, offline, the generated master-key file, checkpoint
+   * key pair and checkpoint file. Default the example's `data/`.
+   */
   dataDir?: string;
   /** Port of the offline development issuer (default: ephemeral). */
   issuerPort?: number;
@@ -43,11 +47,12 @@ export interface RunningExample {
   readonly byok: Byok;
   /** The offline stand-ins; null with Google sign-in. */
   readonly offline: OfflineServices | null;
+  /** Where signed audit checkpoints are appended (`byok audit verify --checkpoints <file>`). */
+  readonly checkpointFile: string;
   close(): Promise<void>;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
-const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
 
 /**
  * Starts the example: an Express 5 app serving the page from `public/` and byok under
@@ -87,11 +92,7 @@ export async function startExample(options: StartExampleOptions = {}): Promise<R
   let offline: OfflineServices | null = null;
   let byok: Byok | null = null;
   try {
-    const database: ByokOptions['database'] = env.DATABASE_URL?.startsWith('postgres')
-      ? { postgres: env.DATABASE_URL }
-      : env.DATABASE_URL?.startsWith('mysql')
-        ? { mysql: env.DATABASE_URL }
-        : { sqlite: join(dataDir, 'byok.db') };
+    const database = exampleDatabase(env, dataDir);
     let pageConfig: ExamplePageConfig;
     let origin: string;
     if (mode.kind === 'offline') {
@@ -101,6 +102,7 @@ export async function startExample(options: StartExampleOptions = {}): Promise<R
         database,
         ...(options.logger ? { logger: options.logger } : {}),
         kms: localKms({ keyFile: offline.keyFile }),
+        audit: { checkpoints: checkpointOptions({ signingKey: offline.checkpointKey, checkpointFile: offline.checkpointFile }) },
         providers: [gemini({ baseUrl: offline.gemini.url })],
         auth: {
           issuers: [oidc({ id: 'dev', issuer: offline.issuer.issuer, clientId: offline.clientId, clientSecret: offline.clientSecret, development: true })],
@@ -121,10 +123,12 @@ export async function startExample(options: StartExampleOptions = {}): Promise<R
       };
     } else {
       origin = mode.publicUrl;
+      const signingKey = await readCheckpointKey(mode.checkpointKey);
       byok = await createByok({
         database,
         ...(options.logger ? { logger: options.logger } : {}),
         kms: localKms({ env }),
+        audit: { checkpoints: checkpointOptions({ signingKey, checkpointFile: mode.checkpointFile }) },
         providers: [gemini()],
         auth: {
           issuers: [google({ clientId: mode.clientId, clientSecret: mode.clientSecret })],
@@ -151,6 +155,7 @@ export async function startExample(options: StartExampleOptions = {}): Promise<R
     mode: mode.kind,
     byok: running,
     offline: services,
+    checkpointFile: mode.kind === 'offline' ? services!.checkpointFile : mode.checkpointFile,
     close() {
       closing ??= (async () => {
         await closeServer();

@@ -10,22 +10,35 @@ import { OFFLINE_SAMPLE_KEY } from '../src/offline-services';
 import { startExample, type RunningExample } from '../src/start-example';
 
 const EXAMPLE_DIR = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
+// `node scripts/run.mjs test` finds a Chromium (installing Debian's where it can) and names it here.
+const CHROMIUM = process.env.BYOK_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('example server: offline mode refusals', () => {
   it('refuses offline mode in production, off loopback, and with half a configuration', async () => {
     expect(() => resolveExampleMode({ NODE_ENV: 'production' }, '127.0.0.1')).toThrow(/refused when NODE_ENV=production/);
     expect(() => resolveExampleMode({}, '0.0.0.0')).toThrow(/only on a loopback address/);
     expect(() => resolveExampleMode({ GOOGLE_CLIENT_ID: 'id.apps.googleusercontent.com' }, '127.0.0.1')).toThrow(
-      /GOOGLE_CLIENT_SECRET, BYOK_MASTER_KEYS, PUBLIC_URL are missing/,
+      /GOOGLE_CLIENT_SECRET, BYOK_MASTER_KEYS, PUBLIC_URL, BYOK_AUDIT_CHECKPOINT_KEY, BYOK_AUDIT_CHECKPOINT_FILE are missing/,
     );
     expect(resolveExampleMode({ NODE_ENV: 'development' }, 'localhost')).toEqual({ kind: 'offline' });
     expect(
       resolveExampleMode(
-        { GOOGLE_CLIENT_ID: 'id', GOOGLE_CLIENT_SECRET: 'secret', BYOK_MASTER_KEY_FILE: '/keys', PUBLIC_URL: 'https://byok.example/' },
+        {
+          GOOGLE_CLIENT_ID: 'id',
+          GOOGLE_CLIENT_SECRET: 'secret',
+          BYOK_MASTER_KEY_FILE: '/keys',
+          PUBLIC_URL: 'https://byok.example/',
+          BYOK_AUDIT_CHECKPOINT_KEY_FILE: '/keys/audit-checkpoint-key.pem',
+          BYOK_AUDIT_CHECKPOINT_FILE: '/mnt/worm/audit-checkpoints.jsonl',
+        },
         '0.0.0.0',
       ),
-    ).toMatchObject({ kind: 'google', publicUrl: 'https://byok.example' });
+    ).toMatchObject({
+      kind: 'google',
+      publicUrl: 'https://byok.example',
+      checkpointKey: { file: '/keys/audit-checkpoint-key.pem' },
+      checkpointFile: '/mnt/worm/audit-checkpoints.jsonl',
+    });
     await expect(startExample({ port: 0, host: '0.0.0.0', env: {} })).rejects.toThrow(/loopback/);
   });
 
@@ -48,7 +61,7 @@ describe('example server: the page in a browser (offline mode)', () => {
   let dataDir: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium, or set BYOK_CHROMIUM`);
     dataDir = mkdtempSync(join(tmpdir(), 'byok-example-'));
     example = await startExample({ port: 0, issuerPort: 0, dataDir, env: { NODE_ENV: 'test' } });
     browser = await chromium.launch({
