@@ -24,8 +24,10 @@ export interface LlmProvider {
   readonly defaultModel?: string;
   /**
    * Asks the provider whether `apiKey` works. Never throws for a provider answer:
-   * a key error (400/401/403) is `invalid`; a network error, timeout, 429 or 5xx is
-   * `unverified`. Throws only `aborted` when `signal` fires.
+   * only an answer that rejects the key itself (Gemini `API_KEY_INVALID`, a 401) is
+   * `invalid`; a region, disabled-API, permission, billing or quota refusal, a network
+   * error, a timeout, a 429 or a 5xx is `unverified` with its reason, so a valid key is
+   * never made unstorable. Throws only `aborted` when `signal` fires.
    */
   validateKey(apiKey: string, options?: ValidateKeyOptions): Promise<KeyValidation>;
   /** One complete reply. */
