@@ -8,7 +8,7 @@ export type { ByokRequest, ByokResponse, SetCookie, SseEvent, AuthContext, Reque
 // The operation registry.
 export { defineOperation } from './operation';
 export type { Operation, JsonOperation, EmptyOperation, RawOperation, OperationContext, AuthRequirement, HttpMethod } from './operation';
-export type { HttpSurface, Authenticate, AuthenticateIntent, RateLimitCheck } from './http-handler';
+export type { HttpSurface, Authenticate, AuthenticateIntent } from './http-handler';
 export { openApiDocument } from './openapi';
 
 // The Node request lifecycle, written once for every Node adapter.

@@ -38,9 +38,12 @@ export type {
 export { createStore } from './create-store';
 export type { CreateStoreOptions } from './create-store';
 export { connectDatabase, detectDialect } from './kysely/connect';
-export type { DatabaseConfig, SqlDialect, ConnectOptions, OpenedDatabase } from './kysely/connect';
+export type { DatabaseConfig, SqliteConfig, PostgresConfig, MysqlConfig, SqlDialect, OpenedDatabase } from './kysely/connect';
 export { KyselyStore } from './kysely/kysely-store';
 export { MemoryStore } from './memory/memory-store';
+
+// Rate-limit state: counters and concurrency leases (in memory, or Redis with `redis`).
+export type { RateLimitStore, RateLimitResult, ConcurrencyStore, ConcurrencyLease } from '../http/rate-limit/rate-limit-store';
 
 // Ids are UUIDv7 text made by the caller (fixtures of a third-party store need them too).
 export { uuidv7, isUuid } from '../util/ids';
