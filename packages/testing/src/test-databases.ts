@@ -99,8 +99,8 @@ export interface TestDatabase {
 }
 
 /** Where the servers are; override with BYOK_TEST_PG_URL / BYOK_TEST_MYSQL_URL (admin connections). */
-const PG_ADMIN_URL = process.env.BYOK_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MYSQL_ADMIN_URL = process.env.BYOK_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const pgAdminUrl = (): string => process.env.BYOK_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const mysqlAdminUrl = (): string => process.env.BYOK_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
 /**
  * Creates an empty, uniquely named database for one test file: `byok_t_<random>` on the
@@ -129,7 +129,7 @@ export async function createTestDatabase(kind: TestDatabaseKind): Promise<TestDa
   }
   if (kind === 'postgres') {
     await pgAdmin(`CREATE DATABASE ${name}`);
-    const url = new URL(PG_ADMIN_URL);
+    const url = new URL(pgAdminUrl());
     url.pathname = `/${name}`;
     let dropped = false;
     return {
@@ -145,7 +145,7 @@ export async function createTestDatabase(kind: TestDatabaseKind): Promise<TestDa
   }
   if (kind === 'mysql') {
     await mysqlAdmin(`CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    const url = new URL(MYSQL_ADMIN_URL);
+    const url = new URL(mysqlAdminUrl());
     url.pathname = `/${name}`;
     let dropped = false;
     return {
@@ -164,9 +164,10 @@ export async function createTestDatabase(kind: TestDatabaseKind): Promise<TestDa
 
 async function pgAdmin(statement: string): Promise<void> {
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  const url = pgAdminUrl();
+  const client = new pg.Client({ connectionString: url });
   await client.connect().catch((cause: unknown) => {
-    throw serverMissing('PostgreSQL', 'postgres', PG_ADMIN_URL, 'BYOK_TEST_PG_URL', cause);
+    throw serverMissing('PostgreSQL', 'postgres', url, 'BYOK_TEST_PG_URL', cause);
   });
   try {
     await client.query(statement);
@@ -177,8 +178,9 @@ async function pgAdmin(statement: string): Promise<void> {
 
 async function mysqlAdmin(statement: string): Promise<void> {
   const mysql = await import('mysql2/promise');
-  const connection = await mysql.createConnection(MYSQL_ADMIN_URL).catch((cause: unknown) => {
-    throw serverMissing('MariaDB/MySQL', 'mysql', MYSQL_ADMIN_URL, 'BYOK_TEST_MYSQL_URL', cause);
+  const url = mysqlAdminUrl();
+  const connection = await mysql.createConnection(url).catch((cause: unknown) => {
+    throw serverMissing('MariaDB/MySQL', 'mysql', url, 'BYOK_TEST_MYSQL_URL', cause);
   });
   try {
     await connection.query(statement);
@@ -197,7 +199,7 @@ function serverMissing(server: string, kind: TestDatabaseKind, url: string, vari
   const code = (cause as { code?: unknown } | null)?.code;
   const codes = [code, ...((cause as { errors?: { code?: unknown }[] } | null)?.errors ?? []).map((e) => e.code)];
   if (!codes.some((c) => typeof c === 'string' && UNREACHABLE.has(c))) return cause;
-  const { host, port } = new URL(url);
+  const { hostname: host, port } = new URL(url);
   const others = TEST_DATABASE_KINDS.filter((k) => k !== kind).join(',');
   return new ByokError(
     'config_invalid',

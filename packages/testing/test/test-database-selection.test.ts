@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isByokError } from '@byok/core';
-import { parseTestDatabases, selectedTestDatabases, selectTestBackends, testDatabaseSelected } from '@byok/testing';
+import { createTestDatabase, parseTestDatabases, selectedTestDatabases, selectTestBackends, testDatabaseSelected } from '@byok/testing/store';
 
 // BYOK_TEST_DATABASES picks the engines every database loop runs on (like Kysely's DIALECTS).
 describe('BYOK_TEST_DATABASES', () => {
@@ -54,5 +54,37 @@ describe('BYOK_TEST_DATABASES', () => {
     expect(testDatabaseSelected('postgres', env)).toBe(false);
     expect(testDatabaseSelected('mysql', env)).toBe(true);
     expect(testDatabaseSelected('postgres', {})).toBe(true);
+  });
+});
+
+describe('a database server that does not answer', () => {
+  const saved = { pg: process.env.BYOK_TEST_PG_URL, mysql: process.env.BYOK_TEST_MYSQL_URL };
+  afterEach(() => {
+    for (const [name, value] of [['BYOK_TEST_PG_URL', saved.pg], ['BYOK_TEST_MYSQL_URL', saved.mysql]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('is named with its address (never its password) and how to leave it out', async () => {
+    process.env.BYOK_TEST_PG_URL = 'postgres://postgres:hunter2-secret@127.0.0.1:9/postgres';
+    const pg = await createTestDatabase('postgres').catch((error: unknown) => error);
+    expect(pg).toMatchObject({ code: 'config_invalid' });
+    expect((pg as Error).message).toBe(
+      'PostgreSQL does not answer at 127.0.0.1:9 (BYOK_TEST_PG_URL): start it (bash scripts/services.sh) or leave postgres out with BYOK_TEST_DATABASES=sqlite,mysql',
+    );
+    expect(JSON.stringify(pg)).not.toContain('hunter2');
+    // A server that answers and refuses is not "missing": its own error comes through.
+    if (testDatabaseSelected('postgres')) {
+      process.env.BYOK_TEST_PG_URL = 'postgres://no_such_role_byok@127.0.0.1:5432/postgres';
+      const refused = await createTestDatabase('postgres').catch((error: unknown) => error);
+      expect(isByokError(refused)).toBe(false);
+      expect((refused as Error).message).toContain('no_such_role_byok');
+    }
+    process.env.BYOK_TEST_MYSQL_URL = 'mysql://root@127.0.0.1:9/test';
+    await expect(createTestDatabase('mysql')).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringContaining('MariaDB/MySQL does not answer at 127.0.0.1:9 (BYOK_TEST_MYSQL_URL)'),
+    });
   });
 });
