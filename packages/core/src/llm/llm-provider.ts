@@ -87,9 +87,15 @@ export interface GenerateRequest {
 }
 
 export interface TokenUsage {
+  /** Prompt tokens, cached ones included. */
   inputTokens: number;
+  /** Reply tokens, reasoning included. */
   outputTokens: number;
   totalTokens: number;
+  /** Of `outputTokens`, those spent on reasoning, when the provider reports them. */
+  reasoningTokens?: number;
+  /** Of `inputTokens`, those served from the provider's prompt cache, when reported. */
+  cachedInputTokens?: number;
 }
 
 /**
