@@ -34,6 +34,23 @@ describe('rate limits and spent quotas', () => {
     expect(error.details?.retryAfterMs).toBe(1_000);
   });
 
+  it('picks the reset of the limit that was hit even when the other one is longer', async () => {
+    const limited = (type: string) =>
+      openaiCompatible({
+        id: 'openai',
+        baseUrl: 'https://example.test/v1',
+        defaultModel: 'm',
+        fetch: scriptedFetch(() =>
+          Response.json(
+            { error: { message: 'Rate limit reached', type, param: null, code: 'rate_limit_exceeded' } },
+            { status: 429, headers: { 'x-ratelimit-reset-tokens': '20ms', 'x-ratelimit-reset-requests': '6m0s' } },
+          ),
+        ).fetch,
+      });
+    expect((await failureOf(limited('tokens').generate(KEY, { messages: hi }))).details?.retryAfterMs).toBe(20);
+    expect((await failureOf(limited('requests').generate(KEY, { messages: hi }))).details?.retryAfterMs).toBe(360_000);
+  });
+
   it('prefers retry-after-ms and retry-after when the server sends them (Azure OpenAI)', async () => {
     const limited = openaiCompatible({
       id: 'azure',

@@ -72,7 +72,7 @@ describe('openai-compatible on the wire', () => {
 
   it('lists models', async () => {
     const provider = openaiCompatible({ id: 'openai', baseUrl: standIn.url });
-    expect(await provider.listModels!(KEY)).toEqual([{ id: 'gpt-4o-mini' }, { id: 'gpt-4o' }]);
+    expect(await provider.listModels!(KEY)).toEqual([{ id: 'gpt-4o-mini' }, { id: 'gpt-4o' }, { id: 'o4-mini' }]);
   });
 
   it('rejects a bad configuration and a request without a model', async () => {

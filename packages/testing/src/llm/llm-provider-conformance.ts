@@ -235,6 +235,18 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
         expect(result.finishReason).toBe('length');
       });
 
+      it('every model the API serves takes maxOutputTokens and temperature (reasoning models included)', async () => {
+        // Reasoning models refuse some fields (OpenAI's o-series: `max_tokens`, a temperature):
+        // the provider sends what each model takes.
+        for (const m of standIn.models) {
+          const request = { model: m, maxOutputTokens: 64, temperature: 0.3, messages: userSays('hi') };
+          const result = await provider.generate(KEY, request);
+          expect([m, result.text]).toEqual([m, 'echo: hi']);
+          const events = await collect(provider.stream(KEY, request));
+          expect([m, events.at(-1)?.type]).toEqual([m, 'finish']);
+        }
+      });
+
       it('returns tool calls and sends tool results back', async () => {
         let seen: StandInTurn | undefined;
         standIn.setReply((turn) => {
@@ -449,6 +461,13 @@ export function llmProviderConformance(options: LlmProviderConformanceOptions): 
         standIn.injectFault({ kind: 'stream-error', afterChunks: 1, status: 503 }, { route: 'stream' });
         const error = await failureOf(collect(provider.stream(KEY, { model, messages: userSays('then fail mid way') })));
         expect(error.code).toBe('provider_unavailable');
+      });
+
+      it('an error inside the stream keeps its HTTP class: a rate limit is provider_rate_limited', async () => {
+        standIn.configure({ chunks: 4 });
+        standIn.injectFault({ kind: 'stream-error', afterChunks: 1, status: 429 }, { route: 'stream' });
+        const error = await failureOf(collect(provider.stream(KEY, { model, messages: userSays('then hit a limit') })));
+        expect(error.code).toBe('provider_rate_limited');
       });
 
       it('never finishes a stream whose error came without SSE framing', async () => {

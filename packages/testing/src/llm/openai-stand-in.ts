@@ -1,6 +1,7 @@
 import { countWords, firstWords, StandInBase, type LlmStandIn, type LlmStandInOptions, type StandInContext, type StandInFault, type StandInTurn } from './llm-stand-in';
 
-const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o'];
+// A reasoning model among them, so clients are held to what it refuses.
+const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'o4-mini'];
 
 /**
  * What `GET /models` lists besides the chat models, as OpenAI does: embedding, speech,
