@@ -19,7 +19,7 @@ const POOL = 10;
 export async function run(): Promise<Figure[]> {
   const database = await createTestDatabase('postgres');
   const url = (database.config as { postgres: string }).postgres;
-  const store = await createStore({ database: database.config, poolSize: POOL });
+  const store = await createStore({ database: { ...database.config, poolSize: POOL } });
   const audit = new AuditService({ store });
   const pool = new pg.Pool({ connectionString: url, max: POOL });
   try {

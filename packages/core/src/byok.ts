@@ -5,7 +5,7 @@ import { auditOperations } from './audit/audit-operations';
 import { AuditService, type AuditCheckpointOptions } from './audit/audit-service';
 import type { AuditActionRegistry } from './audit/audit-actions';
 import { ByokError } from './errors';
-import { createHttpSurface, type Authenticate, type HttpSurface, type RateLimitCheck } from './http/http-handler';
+import { createHttpSurface, type Authenticate, type HttpSurface } from './http/http-handler';
 import { defineOperation } from './http/operation';
 import { openApiDocument } from './http/openapi';
 import type { ByokRequest } from './http/types';
@@ -26,18 +26,40 @@ import { KeyVault, type KeyVaultOptions } from './vault/key-vault';
 import { createSealer, type Sealer } from './vault/sealer';
 import { keyVaultOperations } from './vault/key-vault-operations';
 import { authOperations } from './auth/auth-operations';
-import { createAuthCapability, type ByokAuthOptions } from './auth/auth-capability';
-import type { AuthService } from './auth/auth-service';
-import type { RateLimiter } from './http/rate-limit/rate-limiter';
+import type { AuthOptions } from './auth/auth-options';
+import { AuthService } from './auth/auth-service';
+import type { LoginMarkerStore } from './auth/login-marker-store';
+import { MemoryLoginMarkerStore } from './auth/memory-login-marker-store';
+import { RedisLoginMarkerStore, type RedisSetClient } from './auth/redis-login-marker-store';
+import { isRedisPubSubClient, redisSessionRevocationBus, type RedisPubSubClient } from './auth/session-revocation-bus';
+import { assertTrustProxy, clientIp, UNKNOWN_IP, type TrustProxy } from './http/client-ip';
+import { MemoryRateLimitStore } from './http/rate-limit/memory-rate-limit-store';
+import { isRateLimitClass, RateLimiter, type RateLimiterOptions } from './http/rate-limit/rate-limiter';
+import { RedisRateLimitStore, type RedisEvalClient } from './http/rate-limit/redis-rate-limit-store';
+import type { DatabaseConfig } from './store/kysely/connect';
 
-export type DatabaseOption = Kysely<any> | { sqlite: string } | { postgres: string } | { mysql: string } | { memory: true };
+/**
+ * Where byok keeps its tables: a host's Kysely instance, a database byok opens itself
+ * with its connection options (`{ postgres: url, poolSize, preparedStatements }`,
+ * `{ mysql: url, poolSize }`, `{ sqlite: file, busyTimeoutMs }`), or `{ memory: true }`.
+ */
+export type DatabaseOption = Kysely<any> | DatabaseConfig | { memory: true };
+
+/**
+ * The slice of an ioredis client byok uses: `eval` (rate limits), `set … PX … NX`
+ * (single-use login markers) and, for strict mode's revocation bus, `publish` and
+ * `duplicate`. Typed here so core needs no Redis dependency.
+ */
+export type ByokRedisClient = RedisEvalClient & RedisSetClient & Partial<RedisPubSubClient>;
+
+/**
+ * Per-class overrides of the rate limits (`false` turns a class off), and the limit on
+ * concurrent chat streams per user.
+ */
+export type RateLimitsOption = NonNullable<RateLimiterOptions['limits']> & { chatStream?: RateLimiterOptions['chatStream'] };
 
 export interface ByokOptions {
-  /**
-   * Where byok keeps its tables: a host's Kysely instance (queried through
-   * `withoutPlugins()`), a `{ sqlite }`, `{ postgres }` or `{ mysql }` config, or
-   * `{ memory: true }`. Default: SQLite at `./data/byok.db`.
-   */
+  /** Where byok keeps its tables (see {@link DatabaseOption}). Default: SQLite at `./data/byok.db`. */
   database?: DatabaseOption;
   /** Prefix of every byok table, its migration tables included. Default `byok_`. */
   tablePrefix?: string;
@@ -54,35 +76,45 @@ export interface ByokOptions {
   kms?: KmsDriver | KmsDriver[];
   /** Model providers users can store keys for: `gemini()`, `openaiCompatible({...})`. */
   providers?: LlmProvider[];
-  /** The key vault: validation policy and the data-key cache. */
+  /** The key vault: its validation policy and data-key cache. */
   keyVault?: KeyVaultOptions & { cache?: DekCacheOptions | false };
   users?: Omit<UsersOptions, 'beforeUserCreate'>;
   hooks?: Pick<UsersOptions, 'beforeUserCreate'>;
   audit?: { actions?: AuditActionRegistry; checkpoints?: AuditCheckpointOptions };
   /**
-   * Sign-in and sessions: `{ issuers, baseUrl, allowedOrigins, jwt, strict, linking,
-   * cookieSecret }`, plus `trustProxy`, `rateLimits` and `redis`, which apply to every
-   * operation. Without issuers, `byok.auth` is null (a host with its own sign-in).
+   * State shared by several instances (an ioredis client): rate-limit counters, chat
+   * stream slots, single-use login markers and, in strict mode, session revocations.
+   * Without it each instance keeps them in memory.
    */
-  auth?: ByokAuthOptions;
+  redis?: ByokRedisClient;
+  /** Rate limits of every operation class, per client IP and per user. */
+  rateLimits?: RateLimitsOption;
+  /**
+   * Sign-in and sessions: `{ issuers, baseUrl, allowedOrigins, jwt, strict, linking,
+   * cookieSecret }`. Without it `byok.auth` is null (a host with its own sign-in passes
+   * `http.authenticate`).
+   */
+  auth?: AuthOptions;
   http?: {
     /**
-     * How to identify the caller of an HTTP operation. The auth capability supplies
-     * this; a host with its own sign-in can pass a function returning `{ userId, via: 'host' }`.
+     * How to identify the caller of an HTTP operation. `auth` supplies this; a host with
+     * its own sign-in passes a function returning `{ userId, via: 'host' }`.
      */
     authenticate?: Authenticate;
-    rateLimit?: RateLimitCheck;
-    /** Derives the client IP from a request; default: the TCP peer (trust no proxy). */
-    clientIp?: (request: ByokRequest) => string | null;
+    /**
+     * The proxies trusted to append `X-Forwarded-For`, which is how the client IP is found:
+     * a hop count or CIDRs. Default `false`: the TCP peer is the client.
+     */
+    trustProxy?: TrustProxy;
   };
 }
 
-export interface Byok {
+export interface Byok<Auth extends AuthService | null = AuthService | null> {
   readonly store: Store;
   readonly users: UsersService;
   readonly audit: AuditService;
-  /** Sign-in, sessions, `authenticate()`; null when `auth.issuers` is not configured. */
-  readonly auth: AuthService | null;
+  /** Sign-in, sessions, `authenticate()`; null when the `auth` option is not given. */
+  readonly auth: Auth;
   /** Rate limits per operation class, per IP and per user (and chat stream leases). */
   readonly rateLimiter: RateLimiter;
   /** Users' model API keys: validated, sealed, write-only. */
@@ -97,81 +129,138 @@ export interface Byok {
 }
 
 /**
- * The composition root: one call wires the store, services and the HTTP surface.
+ * The composition root: one call wires the store, services and the HTTP surface. With
+ * the `auth` option, `byok.auth` is typed as present.
  *
  * @example
- * const byok = await createByok({ database: { postgres: process.env.DATABASE_URL! } });
+ * import { byokRouter } from '@byok/express';
+ * const byok = await createByok({ database: { postgres: process.env.DATABASE_URL!, poolSize: 20 } });
  * app.use('/api', byokRouter(byok));
  * process.on('SIGTERM', () => byok.close());
+ *
+ * @example
+ * const byok = await createByok({
+ *   auth: { issuers: [google({ clientId: process.env.GOOGLE_CLIENT_ID!, clientSecret: process.env.GOOGLE_CLIENT_SECRET! })], baseUrl: 'https://api.example', allowedOrigins: ['https://app.example'] },
+ * });
+ * await byok.auth.createSession(userId); // no null check: auth is configured
  */
+export function createByok(options: ByokOptions & { auth: AuthOptions }): Promise<Byok<AuthService>>;
+export function createByok(options?: ByokOptions & { auth?: undefined }): Promise<Byok<null>>;
+export function createByok(options?: ByokOptions): Promise<Byok>;
 export async function createByok(options: ByokOptions = {}): Promise<Byok> {
   const logger = safeLogger(options.logger);
   const clock = options.clock ?? systemClock;
-  const database = options.database ?? defaultSqlite();
+  const clientIpOf = requestClientIp(options.http?.trustProxy ?? false);
   const store = await createStore({
-    database,
+    database: options.database ?? defaultSqlite(),
     ...(options.tablePrefix !== undefined ? { tablePrefix: options.tablePrefix } : {}),
     migrate: options.migrate ?? true,
     clock,
   });
   const events = new ByokEventBus(logger);
-  const audit = new AuditService({
-    store,
-    clock,
-    logger,
-    ...(options.audit?.actions ? { actions: options.audit.actions } : {}),
-    ...(options.audit?.checkpoints ? { checkpoints: options.audit.checkpoints } : {}),
-  });
-  const sealer = createSealer({
-    kms: options.kms ?? (options.providers?.length ? localKms() : lazyKms(() => localKms(), 'local')),
-    ...(options.keyVault?.cache !== undefined ? { cache: options.keyVault.cache } : {}),
-  });
-  const users = new UsersService(store, audit, events, clock, { ...options.users, ...options.hooks }, sealer);
-  const keyVault = new KeyVault({ store, sealer, audit, clock, providers: options.providers ?? [], ...(options.keyVault ? { options: options.keyVault } : {}) });
+  let audit: AuditService | undefined;
+  let sealer: Sealer | undefined;
+  let auth: AuthService | null = null;
+  try {
+    audit = new AuditService({
+      store,
+      clock,
+      logger,
+      ...(options.audit?.actions ? { actions: options.audit.actions } : {}),
+      ...(options.audit?.checkpoints ? { checkpoints: options.audit.checkpoints } : {}),
+    });
+    sealer = createSealer({
+      kms: options.kms ?? (options.providers?.length ? localKms() : lazyKms(() => localKms(), 'local')),
+      ...(options.keyVault?.cache !== undefined ? { cache: options.keyVault.cache } : {}),
+    });
+    const users = new UsersService({ store, audit, events, clock, sealer, options: { ...options.users, ...options.hooks } });
+    const keyVault = new KeyVault({ store, sealer, audit, clock, providers: options.providers ?? [], ...(options.keyVault ? { options: options.keyVault } : {}) });
+    const redis = options.redis;
+    const { chatStream, ...limits } = options.rateLimits ?? {};
+    const rateLimiter = new RateLimiter({
+      store: redis ? new RedisRateLimitStore({ client: redis }) : new MemoryRateLimitStore({ clock }),
+      limits,
+      ...(chatStream !== undefined ? { chatStream } : {}),
+    });
+    if (options.auth) {
+      const loginMarkers: LoginMarkerStore = redis ? new RedisLoginMarkerStore({ client: redis }) : new MemoryLoginMarkerStore({ clock });
+      auth = await AuthService.create({
+        options: options.auth,
+        store,
+        users,
+        audit,
+        sealer,
+        clock,
+        logger,
+        loginMarkers,
+        rateLimiter,
+        ...(options.auth.strict && isRedisPubSubClient(redis) ? { revocationBus: redisSessionRevocationBus(redis, { logger }) } : {}),
+      });
+    }
+    const signedIn = auth;
 
-  const authCapability = await createAuthCapability(options.auth, { store, repositories: store, users, audit, sealer, clock, logger });
-  const { auth, rateLimiter } = authCapability;
+    const http = createHttpSurface({
+      authenticate: options.http?.authenticate ?? (signedIn ? (request, intent) => signedIn.authenticate(request, intent) : async () => null),
+      // Operations name their class as a RateLimitClass; the guard narrows the surface's string.
+      rateLimit: async (limitClass, key) => {
+        if (!isRateLimitClass(limitClass)) throw new ByokError('internal', `Unknown rate limit class: ${limitClass}`);
+        await rateLimiter.check(limitClass, key);
+      },
+      clientIp: clientIpOf,
+      logger,
+    });
+    for (const op of [...usersOperations(users), ...auditOperations(audit), ...keyVaultOperations(keyVault), ...(signedIn ? authOperations(signedIn) : [])]) http.add(op);
+    http.add(
+      defineOperation({
+        kind: 'raw',
+        name: 'openapi',
+        summary: 'The OpenAPI document of this surface',
+        auth: 'none',
+        produces: 'json',
+        input: z.object({}),
+        http: { method: 'GET', path: '/openapi.json' },
+        handler: async () => ({ status: 200, body: openApiDocument(http.operations()) }),
+      }),
+    );
 
-  const http = createHttpSurface({
-    authenticate: options.http?.authenticate ?? (auth ? (request, intent) => auth.authenticate(request, intent) : async () => null),
-    rateLimit: options.http?.rateLimit ?? ((limitClass, key) => rateLimiter.check(limitClass, key)),
-    clientIp: options.http?.clientIp ?? authCapability.clientIp,
-    logger,
-  });
-  for (const op of [...usersOperations(users), ...auditOperations(audit), ...keyVaultOperations(keyVault), ...(auth ? authOperations(auth) : [])]) http.add(op);
-  http.add(
-    defineOperation({
-      kind: 'raw',
-      name: 'openapi',
-      summary: 'The OpenAPI document of this surface',
-      auth: 'none',
-      produces: 'json',
-      input: z.object({}),
-      http: { method: 'GET', path: '/openapi.json' },
-      handler: async () => ({ status: 200, body: openApiDocument(http.operations()) }),
-    }),
-  );
+    const opened = { audit, sealer };
+    let closed = false;
+    return {
+      store,
+      users,
+      audit,
+      keyVault,
+      sealer,
+      auth,
+      rateLimiter,
+      http,
+      events,
+      logger,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await signedIn?.close();
+        await opened.audit.close();
+        await opened.sealer.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    // A bad option found after the database opened: close what was opened.
+    await auth?.close();
+    await audit?.close();
+    await sealer?.close();
+    await store.close();
+    throw error;
+  }
+}
 
-  let closed = false;
-  return {
-    store,
-    users,
-    audit,
-    keyVault,
-    sealer,
-    auth,
-    rateLimiter,
-    http,
-    events,
-    logger,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await auth?.close();
-      await audit.close();
-      await sealer.close();
-      await store.close();
-    },
+/** The client IP of a request under `trustProxy` (checked up front); null when unknown. */
+function requestClientIp(trustProxy: TrustProxy): (request: ByokRequest) => string | null {
+  assertTrustProxy(trustProxy);
+  return (request) => {
+    const ip = clientIp({ remoteAddress: request.remoteAddress, forwardedFor: request.headers['x-forwarded-for'] }, trustProxy);
+    return ip === UNKNOWN_IP ? null : ip;
   };
 }
 

@@ -12,7 +12,7 @@ describe.each(selectTestBackends(['postgres', 'mysql'] as const))('audit appends
   beforeAll(async () => {
     db = await createTestDatabase(kind);
     a = await createStore({ database: db.config });
-    b = await createStore({ database: db.config, preparedStatements: false }); // one instance on unnamed statements
+    b = await createStore({ database: { ...db.config, preparedStatements: false } }); // one instance on unnamed statements
   });
   afterAll(async () => {
     await a.close();

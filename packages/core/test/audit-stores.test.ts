@@ -33,7 +33,7 @@ async function openBackend(kind: 'memory' | TestDatabaseKind): Promise<Backend> 
     };
   }
   const tdb = await createTestDatabase(kind);
-  const side = await connectDatabase(tdb.config, { poolSize: 2 });
+  const side = await connectDatabase({ ...tdb.config, poolSize: 2 });
   let n = 0;
   return {
     fresh: async () => {

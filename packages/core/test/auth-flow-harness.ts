@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createByok, localKms, oidc, serializeCookie } from '@byok/core';
-import type { Byok, ByokOptions, ByokResponse, OidcIssuerConfig } from '@byok/core';
+import type { AuthService, Byok, ByokOptions, ByokResponse, OidcIssuerConfig } from '@byok/core';
 import { CookieJar, createTestDatabase, driveLogin, startDevIssuer } from '@byok/testing';
 import type { DevIssuer, DevIssuerUser, TestDatabase } from '@byok/testing';
 
@@ -51,22 +51,28 @@ export async function openDatabase(kind: Backend): Promise<Database> {
 
 export type AuthOverrides = Partial<NonNullable<ByokOptions['auth']>>;
 
-export async function makeByok(database: ByokOptions['database'], issuers: OidcIssuerConfig[], auth: AuthOverrides = {}, extra: Partial<ByokOptions> = {}): Promise<Byok> {
+export async function makeByok(
+  database: ByokOptions['database'],
+  issuers: OidcIssuerConfig[],
+  auth: AuthOverrides = {},
+  extra: Partial<ByokOptions> = {},
+): Promise<Byok<AuthService>> {
   return createByok({
     database,
     kms: localKms({ keys: MASTER_KEYS }),
     ...extra,
+    // Generous limits: these tests sign in many times from one address. The rate-limit tests set their own.
+    rateLimits: {
+      login_start: { perIp: 10_000 },
+      login_callback: { perIp: 10_000 },
+      refresh: { perIp: 10_000, perUser: 10_000 },
+      ...extra.rateLimits,
+    },
     auth: {
       issuers,
       baseUrl: BASE,
       allowedOrigins: [APP],
       cookieSecret: COOKIE_SECRET,
-      // Generous limits: these tests sign in many times from one address. The rate-limit tests set their own.
-      rateLimits: {
-        login_start: { perIp: 10_000 },
-        login_callback: { perIp: 10_000 },
-        refresh: { perIp: 10_000, perUser: 10_000 },
-      },
       ...auth,
     },
   });

@@ -242,7 +242,7 @@ describe('CSRF for cookie-authenticated requests', () => {
 
 describe('client IP and rate limits', () => {
   it('rotating X-Forwarded-For without trusted proxies does not escape the per-IP limit', async () => {
-    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], { rateLimits: { login_start: { perIp: 3 } } });
+    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], {}, { rateLimits: { login_start: { perIp: 3 } } });
     try {
       const browser = new Browser(byok);
       const statuses: number[] = [];
@@ -264,7 +264,7 @@ describe('client IP and rate limits', () => {
   });
 
   it('counts refreshes per user as well as per IP', async () => {
-    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], { rateLimits: { refresh: { perIp: 1000, perUser: 2 } } });
+    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], {}, { rateLimits: { refresh: { perIp: 1000, perUser: 2 } } });
     try {
       const userId = await newUser(byok);
       const statuses: number[] = [];
@@ -279,7 +279,7 @@ describe('client IP and rate limits', () => {
   });
 
   it('with a trusted proxy hop, the rightmost untrusted address is the client', async () => {
-    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], { trustProxy: ['10.0.0.0/8'], rateLimits: { login_start: { perIp: 2 } } });
+    const byok = await makeByok({ memory: true }, [devIssuer(issuer)], {}, { http: { trustProxy: ['10.0.0.0/8'] }, rateLimits: { login_start: { perIp: 2 } } });
     try {
       const browser = new Browser(byok);
       const send = (xff: string) => browser.request('GET', '/auth/login/dev', { ip: '10.0.0.5', headers: { 'x-forwarded-for': xff } });
@@ -297,8 +297,8 @@ describe('client IP and rate limits', () => {
     const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
     const options = { redis, rateLimits: { refresh: { perIp: 3, perUser: 100 }, login_callback: { perIp: 1 } } };
-    const a = await makeByok({ memory: true }, [devIssuer(issuer)], options);
-    const b = await makeByok({ memory: true }, [devIssuer(issuer)], options);
+    const a = await makeByok({ memory: true }, [devIssuer(issuer)], {}, options);
+    const b = await makeByok({ memory: true }, [devIssuer(issuer)], {}, options);
     try {
       const ip = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}::1`;
       const statuses: number[] = [];

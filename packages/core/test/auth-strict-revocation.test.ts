@@ -28,8 +28,8 @@ describe(`strict mode: a revocation reaches every instance through Redis (${shar
       return client;
     };
     const strict = { strict: { cacheMs: 60_000 } };
-    a = await makeByok(db, [devIssuer(issuer)], { ...strict, redis: redis() });
-    b = await makeByok(db, [devIssuer(issuer)], { ...strict, redis: redis() }, { migrate: false });
+    a = await makeByok(db, [devIssuer(issuer)], strict, { redis: redis() });
+    b = await makeByok(db, [devIssuer(issuer)], strict, { redis: redis(), migrate: false });
     c = await makeByok(db, [devIssuer(issuer)], strict, { migrate: false });
   });
   afterAll(async () => {

@@ -85,6 +85,7 @@ describe('RateLimiter', () => {
   });
 
   it('refuses unknown classes and bad limits', async () => {
+    // @ts-expect-error: not a rate limit class (a typo does not compile; at run time it is refused too)
     await expect(new RateLimiter().check('nope', { ip: '203.0.113.9' })).rejects.toMatchObject({ code: 'internal' });
     for (const bad of [{ perIp: 0 }, { perIp: -1 }, { windowMs: 0 }, { perUser: 1.5 }]) {
       expect(() => new RateLimiter({ limits: { chat_send: bad } })).toThrow(expect.objectContaining({ code: 'config_invalid' }));

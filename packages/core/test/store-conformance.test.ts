@@ -16,7 +16,7 @@ for (const kind of selectTestBackends(['sqlite', 'postgres', 'mysql'] as const s
       const tdb = await createTestDatabase(kind);
       const store = await createStore({ database: tdb.config, tablePrefix: 'byok_' });
       // the tamper works through a second connection, behind the store's back
-      const side = await connectDatabase(tdb.config, { poolSize: 2 });
+      const side = await connectDatabase({ ...tdb.config, poolSize: 2 });
       return {
         store,
         tamper: kyselyTamper(side.db, 'byok_'),

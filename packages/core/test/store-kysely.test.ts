@@ -226,7 +226,7 @@ describe('SQLite across processes', () => {
   it('a second connection waiting on the write lock gets it once the first commits', async () => {
     const tdb = await testDb('sqlite');
     const first = await createStore({ database: tdb.config });
-    const second = await connectDatabase(tdb.config as { sqlite: string }, { busyTimeoutMs: 2000 });
+    const second = await connectDatabase({ ...(tdb.config as { sqlite: string }), busyTimeoutMs: 2000 });
     try {
       const userId = await newUser(first);
       // BEGIN IMMEDIATE: the write lock is taken when the transaction starts, even one that
@@ -235,7 +235,7 @@ describe('SQLite across processes', () => {
       // deadlock.
       const blocked = await first.transaction(async (tx) => {
         await tx.users.get(userId);
-        const other = await connectDatabase(tdb.config as { sqlite: string }, { busyTimeoutMs: 10 });
+        const other = await connectDatabase({ ...(tdb.config as { sqlite: string }), busyTimeoutMs: 10 });
         try {
           return await other.db.updateTable('byok_users').set({ name: 'second' }).where('id', '=', userId).execute().then(
             () => 'written',

@@ -51,7 +51,7 @@ describe.each(selectTestBackends(['sqlite', 'postgres', 'mysql'] as const))('mig
     };
     // SQLite connections in one process share its thread, so a short busy timeout keeps
     // the waiting connection from blocking the one holding the lock.
-    const opened = await Promise.all([0, 1].map(() => connectDatabase(tdb.config, { busyTimeoutMs: 20 })));
+    const opened = await Promise.all([0, 1].map(() => connectDatabase({ ...tdb.config, busyTimeoutMs: 20 })));
     try {
       const migrators = opened.map(({ db, dialect }) => new Migrator({ db, dialect, prefix: 'race_', clock: systemClock, migrations: [slow] }));
       const reports = await Promise.all(migrators.map((m) => m.migrate()));

@@ -3,7 +3,8 @@ import { ByokError } from '../errors';
 import { parseCookieHeader } from '../http/cookies';
 import { defineOperation, type Operation } from '../http/operation';
 import type { ByokRequest, SetCookie } from '../http/types';
-import type { AuthService, SessionTokens } from './auth-service';
+import type { AuthService } from './auth-service';
+import type { SessionTokens } from './session-manager';
 import { authCookie } from './auth-cookies';
 
 const issuerParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/u);

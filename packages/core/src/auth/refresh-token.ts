@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ByokError } from '../errors';
+import { constantTimeEqual } from '../util/constant-time';
 import { isUuid } from '../util/ids';
 
 /** Every refresh token starts with this, so secret scanners can recognise a leaked one. */
@@ -68,7 +69,5 @@ export function hashRefreshSecret(secret: string): string {
  */
 export function refreshSecretMatches(secret: string, storedHash: string): boolean {
   if (!HASH_RE.test(storedHash)) return false;
-  const presented = Buffer.from(hashRefreshSecret(secret), 'hex');
-  const stored = Buffer.from(storedHash, 'hex');
-  return presented.length === stored.length && timingSafeEqual(presented, stored);
+  return constantTimeEqual(hashRefreshSecret(secret), storedHash);
 }

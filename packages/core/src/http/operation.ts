@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { RateLimitClass } from './rate-limit/rate-limiter';
 import type { AuthContext, ByokRequest, ByokResponse, RequestMeta, SetCookie } from './types';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -17,8 +18,8 @@ interface OperationBase<I> {
   /** Stable dotted name, also the tRPC procedure path (e.g. `me.preferences.update`). */
   name: string;
   summary: string;
-  /** Rate-limit class applied per IP and per user before the handler runs. */
-  rateLimit?: string;
+  /** Rate-limit class applied per IP and per user before the handler runs (a typo does not compile). */
+  rateLimit?: RateLimitClass;
   input: z.ZodType<I, any>;
   http: { method: HttpMethod; path: string; status?: number };
 }
@@ -57,12 +58,14 @@ export type Operation = JsonOperation<any, any, any> | EmptyOperation<any, any> 
  * Declares an operation with its types inferred. Identity at run time.
  *
  * @example
- * const getMe = defineOperation({
- *   kind: 'json', name: 'me.get', summary: 'The signed-in user', auth: 'required',
- *   input: z.object({}), output: userProfileSchema,
- *   http: { method: 'GET', path: '/me' },
- *   handler: ({ auth }) => byok.users.get(auth.userId),
+ * import { z } from 'zod';
+ * const whoAmI = defineOperation({
+ *   kind: 'json', name: 'me.id', summary: 'The signed-in user id', auth: 'required',
+ *   input: z.object({}), output: z.object({ userId: z.string() }),
+ *   http: { method: 'GET', path: '/me/id' },
+ *   handler: async ({ auth }) => ({ userId: auth.userId }),
  * });
+ * byok.http.add(whoAmI);
  */
 export function defineOperation<I, O, R extends AuthRequirement>(op: JsonOperation<I, O, R>): JsonOperation<I, O, R>;
 export function defineOperation<I, R extends AuthRequirement>(op: EmptyOperation<I, R>): EmptyOperation<I, R>;

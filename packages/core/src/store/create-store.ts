@@ -1,18 +1,19 @@
 import { sql, type Kysely } from 'kysely';
 import { ByokError } from '../errors';
 import { systemClock, type Clock } from '../util/clock';
-import { connectDatabase, detectDialect, type ConnectOptions, type DatabaseConfig, type OpenedDatabase, type SqlDialect } from './kysely/connect';
+import { connectDatabase, detectDialect, type DatabaseConfig, type OpenedDatabase, type SqlDialect } from './kysely/connect';
 import { KyselyStore } from './kysely/kysely-store';
 import { MemoryStore } from './memory/memory-store';
 import { migrations } from './migrations';
 import { Migrator } from './migrations/migrator';
 import type { Store } from './store';
 
-export interface CreateStoreOptions extends ConnectOptions {
+export interface CreateStoreOptions {
   /**
    * A host's Kysely instance (queried through `withoutPlugins()`, never closed by byok),
-   * a database for byok to open (`{ sqlite: file }`, `{ postgres: url }`, `{ mysql: url }`),
-   * or `{ memory: true }` for the in-memory store.
+   * a database for byok to open with its connection options (`{ sqlite: file,
+   * busyTimeoutMs }`, `{ postgres: url, poolSize, preparedStatements }`, `{ mysql: url,
+   * poolSize }`), or `{ memory: true }` for the in-memory store.
    */
   database: Kysely<any> | DatabaseConfig | { memory: true };
   /** Prefix of every byok table, its migration tables included. Default `byok_`. */
@@ -29,13 +30,21 @@ const PREFIX_RE = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
 /**
  * Opens byok's store on the given database and (by default) migrates it.
  *
+ * @throws ByokError `database_unavailable` when the server does not answer or the database does not exist
  * @example
  * const store = await createStore({ database: { sqlite: 'data/byok.db' } });
  * const user = await store.users.get(userId);
  * await store.close();
  *
  * @example
+ * // behind PgBouncer in transaction mode: no named prepared statements
+ * const store = await createStore({ database: { postgres: process.env.DATABASE_URL!, poolSize: 20, preparedStatements: false } });
+ *
+ * @example
  * // the host's own Kysely (its plugins are bypassed, its pool is left open)
+ * import { Kysely, PostgresDialect } from 'kysely';
+ * import pg from 'pg';
+ * const hostDb = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) }) });
  * const store = await createStore({ database: hostDb, tablePrefix: 'byok_' });
  */
 export async function createStore(options: CreateStoreOptions): Promise<Store> {
@@ -62,7 +71,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
     // SQLite enforces foreign keys per connection, off by default; byok's cascades need them.
     if (dialect === 'sqlite') await sql`pragma foreign_keys = on`.execute(db);
   } else {
-    const opened = await connectDatabase(database as DatabaseConfig, options);
+    const opened = await connectDatabase(database as DatabaseConfig);
     db = opened.db;
     dialect = opened.dialect;
     readNow = opened.readNow;

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ByokError } from '../errors';
+import { NO_REQUEST_META } from '../http/request-meta';
 import type { RequestMeta } from '../http/types';
 import type { Store, UserRow } from '../store/store';
-import type { Clock } from '../util/clock';
+import { systemClock, type Clock } from '../util/clock';
 import type { Sealer } from '../vault/sealer';
 import type { ByokEventBus } from '../util/events';
 import { uuidv7 } from '../util/ids';
@@ -69,27 +70,47 @@ const profilePatch = z
   .strict();
 export type ProfilePatch = z.input<typeof profilePatch>;
 
-const NO_META: RequestMeta = { ip: null, userAgent: null };
+/** What a {@link UsersService} is built from. */
+export interface UsersServiceDeps {
+  store: Store;
+  audit: UsersAuditRecorder;
+  events: ByokEventBus;
+  clock?: Clock;
+  options?: UsersOptions;
+  /** Dropped from its data-key cache when a user is deleted. */
+  sealer?: Pick<Sealer, 'evictUser'>;
+}
 
 /**
  * Users, their identities and preferences. Every method takes the acting user's id
  * first and never reveals whether another user's row exists.
  */
 export class UsersService {
-  constructor(
-    private readonly store: Store,
-    private readonly audit: UsersAuditRecorder,
-    private readonly events: ByokEventBus,
-    private readonly clock: Clock,
-    private readonly options: UsersOptions = {},
-    private readonly sealer?: Pick<Sealer, 'evictUser'>,
-  ) {}
+  private readonly store: Store;
+  private readonly audit: UsersAuditRecorder;
+  private readonly events: ByokEventBus;
+  private readonly clock: Clock;
+  private readonly options: UsersOptions;
+  private readonly sealer: Pick<Sealer, 'evictUser'> | undefined;
+
+  /**
+   * @example
+   * const users = new UsersService({ store, audit, events, clock, sealer, options: { customSchema } });
+   */
+  constructor(deps: UsersServiceDeps) {
+    this.store = deps.store;
+    this.audit = deps.audit;
+    this.events = deps.events;
+    this.clock = deps.clock ?? systemClock;
+    this.options = deps.options ?? {};
+    this.sealer = deps.sealer;
+  }
 
   /**
    * Finds the user behind (issuer, subject) or creates one, refreshing the profile from
    * the claims at each sign-in. Never matches by email.
    */
-  async findOrCreate(claims: IdentityClaims, meta: RequestMeta = NO_META): Promise<{ user: UserProfile; created: boolean }> {
+  async findOrCreate(claims: IdentityClaims, meta: RequestMeta = NO_REQUEST_META): Promise<{ user: UserProfile; created: boolean }> {
     const now = this.clock.now();
     const existing = await this.store.users.findByIdentity(claims.issuer, claims.subject);
     if (existing) {
@@ -161,7 +182,7 @@ export class UsersService {
   }
 
   /** Updates name, picture and the host-validated `custom` field. */
-  async update(userId: string, patch: ProfilePatch, meta: RequestMeta = NO_META): Promise<UserProfile> {
+  async update(userId: string, patch: ProfilePatch, meta: RequestMeta = NO_REQUEST_META): Promise<UserProfile> {
     const parsed = profilePatch.safeParse(patch);
     if (!parsed.success) throw new ByokError('validation_failed', `Invalid profile (${parsed.error.issues.map((i) => i.path.join('.') || 'input').join(', ')})`);
     const fields = Object.keys(parsed.data).filter((k) => (parsed.data as Record<string, unknown>)[k] !== undefined);
@@ -197,7 +218,7 @@ export class UsersService {
   }
 
   /** Validates and stores a subset of preferences (theme, BCP 47 language, IANA time zone). */
-  async updatePreferences(userId: string, patch: PreferencesPatch, meta: RequestMeta = NO_META): Promise<Preferences> {
+  async updatePreferences(userId: string, patch: PreferencesPatch, meta: RequestMeta = NO_REQUEST_META): Promise<Preferences> {
     const parsed = preferencesPatch.safeParse(patch);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { systemClock } from '../../util/clock';
-import type { Clock } from '../../util/clock';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache, DEFAULT_MAX_ENTRIES, wholeMs } from '../../util/bounded-cache';
+import { systemClock, type Clock } from '../../util/clock';
 import type { ConcurrencyLease, ConcurrencyStore, RateLimitResult, RateLimitStore } from './rate-limit-store';
 
 /** Options for {@link MemoryRateLimitStore}. */
@@ -17,22 +18,26 @@ interface Window {
 
 /**
  * The default, single-instance rate limit store: fixed windows and lease sets in
- * bounded maps. Expired entries are swept when a map fills; if it is still full the
- * oldest entries are evicted (which can only make a limit more lenient, never lock a
- * client out). Use the Redis store when several instances serve one host.
+ * bounded maps whose entries expire with their window or lease. When a map is full,
+ * expired entries go first, then the least recently used (which can only make a limit
+ * more lenient, never lock a client out). Use the Redis store when several instances
+ * serve one host.
  *
  * @example
  * const limiter = new RateLimiter({ store: new MemoryRateLimitStore() });
  */
 export class MemoryRateLimitStore implements RateLimitStore, ConcurrencyStore {
-  readonly #windows = new Map<string, Window>();
-  readonly #leases = new Map<string, Map<string, number>>();
+  readonly #windows: LRUCache<string, Window>;
+  /** Lease ids and their expiry, per key; a set lives as long as its newest lease. */
+  readonly #leases: LRUCache<string, Map<string, number>>;
   readonly #maxKeys: number;
   readonly #clock: Clock;
 
   constructor(options: MemoryRateLimitStoreOptions = {}) {
-    this.#maxKeys = options.maxKeys ?? 10_000;
+    this.#maxKeys = options.maxKeys ?? DEFAULT_MAX_ENTRIES;
     this.#clock = options.clock ?? systemClock;
+    this.#windows = boundedCache({ max: this.#maxKeys, clock: this.#clock });
+    this.#leases = boundedCache({ max: this.#maxKeys, clock: this.#clock });
   }
 
   /** Number of live counter keys (for tests and metrics). */
@@ -44,10 +49,9 @@ export class MemoryRateLimitStore implements RateLimitStore, ConcurrencyStore {
     const now = this.#clock.now();
     let window = this.#windows.get(key);
     if (!window || window.resetAt <= now) {
-      if (window) this.#windows.delete(key);
-      else this.#makeRoom(this.#windows, (w) => w.resetAt <= now);
       window = { count: 0, resetAt: now + windowMs };
-      this.#windows.set(key, window);
+      makeRoom(this.#windows, key, this.#maxKeys);
+      this.#windows.set(key, window, { ttl: wholeMs(windowMs) });
     }
     window.count++;
     const allowed = window.count <= limit;
@@ -59,20 +63,19 @@ export class MemoryRateLimitStore implements RateLimitStore, ConcurrencyStore {
   }
 
   async acquire(key: string, max: number, leaseMs: number): Promise<ConcurrencyLease | null> {
-    const now = this.#clock.now();
-    let holders = this.#leases.get(key);
+    const leases = this.#leases;
+    const clock = this.#clock;
+    const now = clock.now();
+    let holders = leases.get(key);
     if (holders) {
       for (const [id, expiresAt] of holders) if (expiresAt <= now) holders.delete(id);
     } else {
-      this.#makeRoom(this.#leases, (set) => [...set.values()].every((expiresAt) => expiresAt <= now));
       holders = new Map();
-      this.#leases.set(key, holders);
     }
     if (holders.size >= max) return null;
     const id = randomUUID();
     holders.set(id, now + leaseMs);
-    const leases = this.#leases;
-    const clock = this.#clock;
+    keep(leases, key, holders, now, this.#maxKeys);
     return {
       id,
       async release() {
@@ -87,25 +90,21 @@ export class MemoryRateLimitStore implements RateLimitStore, ConcurrencyStore {
         const at = clock.now();
         if (!set || expiresAt === undefined || expiresAt <= at) return false;
         set.set(id, at + leaseMs);
+        keep(leases, key, set, at, Infinity);
         return true;
       },
     };
   }
+}
 
-  #makeRoom<V>(map: Map<string, V>, expired: (value: V) => boolean): void {
-    if (map.size < this.#maxKeys) return;
-    for (const [key, value] of map) if (expired(value)) map.delete(key);
-    // Still full: drop the oldest tenth in insertion order.
-    const excess = map.size - this.#maxKeys + Math.max(1, Math.floor(this.#maxKeys / 10));
-    if (map.size < this.#maxKeys) return;
-    let dropped = 0;
-    for (const key of map.keys()) {
-      if (dropped >= excess) break;
-      // Single-use markers (a spent login state) must outlive their window, or a flood of
-      // other keys would make a used login replayable; they expire on their own.
-      if (key.startsWith('login_state:')) continue;
-      map.delete(key);
-      dropped++;
-    }
-  }
+/** Before a new key goes in: when the map is full, expired entries leave first. */
+function makeRoom<V extends {}>(map: LRUCache<string, V>, key: string, max: number): void {
+  if (map.size >= max && !map.has(key)) map.purgeStale();
+}
+
+/** (Re)stores a lease set so it lives exactly as long as its newest lease. */
+function keep(leases: LRUCache<string, Map<string, number>>, key: string, holders: Map<string, number>, now: number, max: number): void {
+  const newest = Math.max(...holders.values());
+  makeRoom(leases, key, max);
+  leases.set(key, holders, { ttl: wholeMs(newest - now) });
 }

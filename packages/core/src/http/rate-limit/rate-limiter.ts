@@ -72,10 +72,10 @@ export interface RateLimitSubject {
  * `details.retryAfterMs`.
  *
  * @example
- * const limiter = new RateLimiter({ limits: { chat_send: { perUser: 10 } } });
- * await limiter.check('chat_send', { ip: '203.0.113.9', userId });
- * const lease = await limiter.acquireStream(userId);
- * try { ... } finally { await lease.release(); }
+ * // byok.rateLimiter, configured by createByok({ rateLimits: { chat_send: { perUser: 10 } } })
+ * await byok.rateLimiter.check('chat_send', { ip: '203.0.113.9', userId });
+ * const lease = await byok.rateLimiter.acquireStream(userId);
+ * try { await streamTheReply(); } finally { await lease.release(); }
  */
 export class RateLimiter {
   readonly #store: RateLimitStore;
@@ -88,6 +88,11 @@ export class RateLimiter {
     const memory = options.store && options.concurrency ? undefined : new MemoryRateLimitStore();
     this.#store = options.store ?? memory!;
     this.#concurrency = options.concurrency ?? (isConcurrencyStore(options.store) ? options.store : memory!);
+    for (const cls of Object.keys(options.limits ?? {})) {
+      if (!isRateLimitClass(cls)) {
+        throw new ByokError('config_invalid', `rateLimits has an unknown class "${cls}"; the classes are ${RATE_LIMIT_CLASSES.join(', ')} (and chatStream)`);
+      }
+    }
     this.#rules = {} as Record<RateLimitClass, RateLimitRule | false>;
     for (const cls of RATE_LIMIT_CLASSES) {
       const override = options.limits?.[cls];
@@ -111,11 +116,9 @@ export class RateLimiter {
    *
    * @throws ByokError `rate_limited` with `details.retryAfterMs`
    */
-  async check(cls: RateLimitClass | (string & {}), subject: RateLimitSubject): Promise<void> {
-    if (!(RATE_LIMIT_CLASSES as readonly string[]).includes(cls)) {
-      throw new ByokError('internal', `Unknown rate limit class: ${cls}`);
-    }
-    const rule = this.#rules[cls as RateLimitClass];
+  async check(cls: RateLimitClass, subject: RateLimitSubject): Promise<void> {
+    if (!isRateLimitClass(cls)) throw new ByokError('internal', `Unknown rate limit class: ${String(cls)}`);
+    const rule = this.#rules[cls];
     if (rule === false) return;
     const hits: Array<Promise<RateLimitResult>> = [];
     if (rule.perIp !== null) {
@@ -164,6 +167,11 @@ function validateRule(cls: string, rule: RateLimitRule): RateLimitRule {
 
 function isPositiveInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
+}
+
+/** True when `value` names one of byok's rate limit classes. */
+export function isRateLimitClass(value: unknown): value is RateLimitClass {
+  return typeof value === 'string' && (RATE_LIMIT_CLASSES as readonly string[]).includes(value);
 }
 
 function isConcurrencyStore(value: unknown): value is ConcurrencyStore {
