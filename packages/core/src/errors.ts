@@ -39,7 +39,6 @@ export type ByokErrorCode =
   | 'seal_unsupported'
   | 'config_invalid'
   | 'database_unavailable'
-  | 'database_unavailable'
   | 'migration_failed'
   | 'audit_chain_broken'
   | 'hook_rejected'
@@ -102,8 +101,6 @@ export const ERROR_CODES: Record<ByokErrorCode, { status: number; trpc: TrpcCode
   seal_invalid: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   seal_unsupported: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
   config_invalid: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
-  // The database byok opens did not answer or does not exist (the message names host and database).
-  database_unavailable: { status: 503, trpc: 'SERVICE_UNAVAILABLE' },
   // The database byok opens did not answer or does not exist (the message names host and database).
   database_unavailable: { status: 503, trpc: 'SERVICE_UNAVAILABLE' },
   migration_failed: { status: 500, trpc: 'INTERNAL_SERVER_ERROR' },
