@@ -103,7 +103,8 @@ export interface ByokOptions {
     authenticate?: Authenticate;
     /**
      * The proxies trusted to append `X-Forwarded-For`, which is how the client IP is found:
-     * a hop count or CIDRs. Default `false`: the TCP peer is the client.
+     * a hop count, CIDRs, or a function of (address, hop index). Default `false`: the TCP
+     * peer is the client.
      */
     trustProxy?: TrustProxy;
   };

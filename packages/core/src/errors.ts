@@ -124,7 +124,8 @@ export interface ByokErrorOptions {
  *
  * @example
  * try { await byok.users.get(userId) } catch (e) {
- *   if (isByokError(e) && e.code === 'not_found') { ... }
+ *   if (isByokError(e) && e.code === 'not_found') console.log('no such user');
+ *   else throw e;
  * }
  */
 export class ByokError extends Error {

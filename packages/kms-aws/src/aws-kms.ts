@@ -53,9 +53,10 @@ const KEY_PROBLEMS = new Set(['NotFoundException', 'DisabledException', 'KMSInva
  * within a bound, then fail with `kms_unavailable`.
  *
  * @example
+ * import { createByok } from '@byok/core';
  * import { awsKms } from '@byok/kms-aws';
  * const kms = awsKms({ keyId: 'alias/byok', region: 'eu-west-1' });
- * const byok = await createByok({ kms, ... });
+ * const byok = await createByok({ kms, database: { postgres: process.env.DATABASE_URL! } });
  */
 export function awsKms(options: AwsKmsOptions): AwsKms {
   const keyId = options.keyId;

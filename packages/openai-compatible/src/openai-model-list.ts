@@ -30,7 +30,7 @@ const NOT_CHAT_TYPES = new Set(['embedding', 'embeddings', 'image', 'moderation'
  * (by id, or by the `type` field servers such as Together send).
  *
  * @example
- * openaiCompatible({ id: 'openai', baseUrl, modelFilter: (m) => isOpenAiChatModel(m) && m.id.startsWith('gpt-') });
+ * openaiCompatible({ id: 'openai', baseUrl: 'https://api.openai.com/v1', modelFilter: (m) => isOpenAiChatModel(m) && m.id.startsWith('gpt-') });
  */
 export function isOpenAiChatModel(model: OpenAiListedModel): boolean {
   if (typeof model.type === 'string') {

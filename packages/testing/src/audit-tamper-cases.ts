@@ -21,7 +21,11 @@ export interface AuditTamperTarget {
 }
 
 /**
+ * import { beforeAll, describe } from 'vitest';
+ * import { createStore, type Store } from '@byok/core/store';
  * Registers byok's audit tamper-detection cases (vitest `it` blocks) in the current
+ *   let store: Store;
+ *   beforeAll(async () => void (store = await createStore({ database: { memory: true } })));
  * `describe`: an edited row (a field, the metadata, its bytes), an edited chain re-hashed
  * to the end, a deleted row, inserted rows (past the head, and in the middle), reordered
  * rows, a truncated tail, a dropped chain, a missing or wrong head, forged checkpoints and

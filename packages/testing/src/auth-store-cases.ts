@@ -11,6 +11,10 @@ const T0 = 1_764_000_000_000;
  * tokens. `storeConformance()` runs it; it is exported for stores tested piecemeal.
  *
  * @example
+ * import { beforeAll, describe } from 'vitest';
+ * import { createStore, type Store } from '@byok/core/store';
+ * let store: Store;
+ * beforeAll(async () => void (store = await createStore({ database: { memory: true } })));
  * describe('auth', () => authStoreCases(() => store));
  */
 export function authStoreCases(store: () => Store): void {

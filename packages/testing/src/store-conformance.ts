@@ -5,6 +5,7 @@ import {
   uuidv7,
   type AuditAppendInput,
   type AuditRow,
+import { vaultStoreCases } from './vault-store-cases';
   type IdentityRow,
   type Store,
   type UserRow,
@@ -33,8 +34,8 @@ export interface StoreConformanceOptions {
  * PostgreSQL and MariaDB; a third-party store passes the same suite.
  *
  * @example
- * import { storeConformance, createTestDatabase, kyselyTamper } from '@byok/testing';
- * import { connectDatabase, createStore } from '@byok/core';
+ * import { storeConformance, createTestDatabase, kyselyTamper } from '@byok/testing/store';
+ * import { connectDatabase, createStore } from '@byok/core/store';
  *
  * storeConformance({
  *   name: 'postgres',

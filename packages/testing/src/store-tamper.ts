@@ -67,9 +67,13 @@ function auditColumns(row: Partial<AuditRow>): Record<string, unknown> {
  * connection, e.g. from `connectDatabase(config)`), for byok's table layout under `prefix`.
  *
  * @example
- * const { db } = await connectDatabase(tdb.config);
+ * import { connectDatabase, createStore } from '@byok/core/store';
+ * const tdb = await createTestDatabase('postgres');
+ * const store = await createStore({ database: tdb.config });
+ * const { db } = await connectDatabase(tdb.config); // a second connection, behind the store's back
  * const tamper = kyselyTamper(db, 'byok_');
- * await tamper.updateAuditRow(rowId, { metadata: '{"x":1}' });
+ * const [row] = await store.audit.readChain('system', 0, 1);
+ * if (row) await tamper.updateAuditRow(row.id, { metadata: '{"x":1}' });
  */
 export function kyselyTamper(db: Kysely<any>, prefix = 'byok_'): StoreTamper {
   const log = `${prefix}audit_log`;
@@ -119,6 +123,7 @@ export function kyselyTamper(db: Kysely<any>, prefix = 'byok_'): StoreTamper {
  * A StoreTamper for the in-memory store (`createStore({ database: { memory: true } })`).
  *
  * @example
+ * import { createStore } from '@byok/core/store';
  * const store = await createStore({ database: { memory: true } });
  * const tamper = memoryTamper(store);
  */

@@ -53,7 +53,8 @@ export function parseTestDatabases(value: string | undefined): TestDatabaseKind[
  * The engines this test run uses: `BYOK_TEST_DATABASES` of `env`, or all of them.
  *
  * @example
- * for (const kind of selectedTestDatabases()) describe(`store on ${kind}`, () => { ... });
+ * import { describe } from 'vitest';
+ * for (const kind of selectedTestDatabases()) describe(`store on ${kind}`, () => { /* … */ });
  */
 export function selectedTestDatabases(env: Readonly<Record<string, string | undefined>> = process.env): TestDatabaseKind[] {
   return parseTestDatabases(env[TEST_DATABASES_VARIABLE]);
@@ -67,7 +68,8 @@ export function selectedTestDatabases(env: Readonly<Record<string, string | unde
  * `BYOK_TEST_DATABASES=sqlite`.
  *
  * @example
- * describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('users on %s', (kind) => { ... });
+ * import { describe } from 'vitest';
+ * describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('users on %s', (kind) => { /* … */ });
  */
 export function selectTestBackends<K extends string>(candidates: readonly K[], env: Readonly<Record<string, string | undefined>> = process.env): K[] {
   const selected = new Set<string>(selectedTestDatabases(env));
@@ -79,7 +81,8 @@ export function selectTestBackends<K extends string>(candidates: readonly K[], e
  * engine's own behaviour.
  *
  * @example
- * if (testDatabaseSelected('postgres')) it('postgres: leaves pg.types alone', async () => { ... });
+ * import { it } from 'vitest';
+ * if (testDatabaseSelected('postgres')) it('postgres: leaves pg.types alone', async () => { /* … */ });
  */
 export function testDatabaseSelected(kind: TestDatabaseKind, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return selectedTestDatabases(env).includes(kind);
@@ -108,6 +111,7 @@ const mysqlAdminUrl = (): string => process.env.BYOK_TEST_MYSQL_URL ?? 'mysql://
  * in the temp directory. Call `drop()` when done (an `afterAll`).
  *
  * @example
+ * import { createStore } from '@byok/core/store';
  * const tdb = await createTestDatabase('postgres');
  * const store = await createStore({ database: tdb.config });
  * // ... tests ...

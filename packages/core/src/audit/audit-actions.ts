@@ -95,6 +95,7 @@ export type BuiltInAuditAction = keyof typeof auditActions;
  * own actions and pass the result to the AuditService (`actions`).
  *
  * @example
+ * import { z } from 'zod';
  * const hostActions = defineAuditActions({
  *   'billing.plan_changed': z.object({ from: z.string().max(32).optional(), to: z.string().max(32).optional() }),
  * });

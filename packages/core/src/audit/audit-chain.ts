@@ -59,8 +59,8 @@ export interface AuditHashedFields {
  * list is exactly {@link AuditHashedFields}; `prevHash` and `hash` are not in it.
  *
  * @example
- * const hash = auditRowHash(auditGenesisHash('system'), { id, chain: 'system', seq: 1, at, actorUserId: null,
- *   action: 'auth.keys.rotated', target: kid, outcome: 'success', metadata: { alg: 'EdDSA' }, personalHmac: null });
+ * const hash = auditRowHash(auditGenesisHash('system'), { id: uuidv7(), chain: 'system', seq: 1, at: Date.now(), actorUserId: null,
+ *   action: 'auth.keys.rotated', target: 'kid-1', outcome: 'success', metadata: { alg: 'EdDSA' }, personalHmac: null });
  */
 export function auditRowHash(prevHash: string, fields: AuditHashedFields): string {
   const body = canonicalJson({
@@ -82,7 +82,8 @@ export function auditRowHash(prevHash: string, fields: AuditHashedFields): strin
  * The hashed fields of a stored row (its metadata text parsed); throws if that text is not JSON.
  *
  * @example
- * const intact = auditRowHash(row.prevHash, auditHashedFields(row)) === row.hash;
+ * const rows = await byok.store.audit.readChain(`user:${userId}`, 0, 100);
+ * const intact = rows.every((row) => auditRowHash(row.prevHash, auditHashedFields(row)) === row.hash);
  */
 export function auditHashedFields(row: AuditRow, metadata: Record<string, unknown> = JSON.parse(row.metadata) as Record<string, unknown>): AuditHashedFields {
   return {
@@ -104,7 +105,7 @@ export function auditHashedFields(row: AuditRow, metadata: Record<string, unknow
  * place of the erasable personal data. `salt` is the hex salt of the data's owner.
  *
  * @example
- * auditPersonalHmac(await store.audit.salt(userId), { ip: '203.0.113.7', userAgent: 'Firefox' })
+ * auditPersonalHmac(await byok.store.audit.salt(userId), { ip: '203.0.113.7', userAgent: 'Firefox' })
  */
 export function auditPersonalHmac(salt: string, personal: { ip: string | null; userAgent: string | null }): string {
   return createHmac('sha256', Buffer.from(salt, 'hex'))

@@ -40,7 +40,9 @@ const DOMAIN = 'byok-audit-checkpoint-v1';
  * verifiers written in another language.
  *
  * @example
- * crypto.verify(null, auditCheckpointSigningInput(cp), publicKey, Buffer.from(cp.sig, 'base64url'));
+ * import { verify } from 'node:crypto';
+ * const [cp] = await readAuditCheckpointFile('audit-checkpoints.jsonl');
+ * if (cp) verify(null, auditCheckpointSigningInput(cp), process.env.BYOK_AUDIT_PUBLIC_KEY!, Buffer.from(cp.sig, 'base64url'));
  */
 export function auditCheckpointSigningInput(checkpoint: AuditCheckpoint & { kid: string }): Buffer {
   return Buffer.from(
@@ -104,7 +106,8 @@ export function toCheckpointPublicKey(key: AuditCheckpointKey): KeyObject {
  * The key id of an Ed25519 public key (see {@link SignedAuditCheckpoint.kid}).
  *
  * @example
- * auditCheckpointKeyId(createPublicKey(publicKeyPem)) // → e.g. 'q3N0X2xP8dYk1bZa'
+ * import { createPublicKey } from 'node:crypto';
+ * auditCheckpointKeyId(createPublicKey(generateAuditCheckpointKeys().publicKey)) // → e.g. 'q3N0X2xP8dYk1bZa'
  */
 export function auditCheckpointKeyId(publicKey: KeyObject): string {
   const cached = keyIds.get(publicKey);
@@ -122,7 +125,9 @@ const keyIds = new WeakMap<KeyObject, string>();
  * Signs a checkpoint.
  *
  * @example
- * const signed = signAuditCheckpoint({ chain: 'system', seq: 100, id, hash, at: Date.now() }, privateKeyPem);
+ * const { privateKey } = generateAuditCheckpointKeys();
+ * const [row] = await byok.store.audit.readChain('system', 0, 1);
+ * if (row) signAuditCheckpoint({ chain: row.chain, seq: row.seq, id: row.id, hash: row.hash, at: Date.now() }, privateKey);
  */
 export function signAuditCheckpoint(checkpoint: AuditCheckpoint, privateKey: AuditCheckpointKey): SignedAuditCheckpoint {
   const key = toCheckpointPrivateKey(privateKey);
@@ -136,7 +141,9 @@ export function signAuditCheckpoint(checkpoint: AuditCheckpoint, privateKey: Aud
  * True when the checkpoint is well-formed and signed by one of `publicKeys`.
  *
  * @example
- * if (!verifyAuditCheckpoint(line, [publicKeyPem])) throw new Error('forged checkpoint');
+ * for (const checkpoint of await readAuditCheckpointFile('audit-checkpoints.jsonl')) {
+ *   if (!verifyAuditCheckpoint(checkpoint, [process.env.BYOK_AUDIT_PUBLIC_KEY!])) throw new Error('forged checkpoint');
+ * }
  */
 export function verifyAuditCheckpoint(checkpoint: SignedAuditCheckpoint, publicKeys: readonly AuditCheckpointKey[]): boolean {
   if (!isCheckpointShape(checkpoint)) return false;
@@ -171,7 +178,9 @@ function isCheckpointShape(value: unknown): value is SignedAuditCheckpoint {
  * One JSON line (canonical JSON, no newline) as the file sink writes it.
  *
  * @example
- * await appendFile(path, serializeAuditCheckpoint(signed) + '\n');
+ * import { appendFile } from 'node:fs/promises';
+ * const signed = signAuditCheckpoint({ chain: 'system', seq: 1, id: uuidv7(), hash: auditGenesisHash('system'), at: Date.now() }, generateAuditCheckpointKeys().privateKey);
+ * await appendFile('audit-checkpoints.jsonl', serializeAuditCheckpoint(signed) + '\n');
  */
 export function serializeAuditCheckpoint(checkpoint: SignedAuditCheckpoint): string {
   return canonicalJson({ ...checkpoint });
@@ -183,6 +192,7 @@ export function serializeAuditCheckpoint(checkpoint: SignedAuditCheckpoint): str
  * pino log file). Other lines are skipped; signatures are NOT checked here.
  *
  * @example
+ * import { readFile } from 'node:fs/promises';
  * const checkpoints = parseAuditCheckpoints(await readFile('audit-checkpoints.jsonl', 'utf8'));
  */
 export function parseAuditCheckpoints(text: string): SignedAuditCheckpoint[] {
@@ -211,7 +221,7 @@ export function parseAuditCheckpoints(text: string): SignedAuditCheckpoint[] {
  * `loggerCheckpointSink`).
  *
  * @example
- * const report = await audit.verify({ checkpoints: await readAuditCheckpointFile('/var/log/byok-checkpoints.jsonl') });
+ * const report = await byok.audit.verify({ checkpoints: await readAuditCheckpointFile('/var/log/byok-checkpoints.jsonl') });
  */
 export async function readAuditCheckpointFile(path: string): Promise<SignedAuditCheckpoint[]> {
   return parseAuditCheckpoints(await readFile(path, 'utf8'));

@@ -127,10 +127,11 @@ const cursorTuple = z.tuple([z.number().int().min(1)]);
  * per-action allow-list, and signed checkpoints written outside the database.
  *
  * @example
- * const audit = new AuditService({ store, checkpoints: { signingKey, sinks: [fileCheckpointSink('audit.jsonl')] } });
+ * const store = await createStore({ database: { sqlite: 'data/byok.db' } });
+ * const audit = new AuditService({ store, checkpoints: { signingKey: process.env.BYOK_AUDIT_CHECKPOINT_KEY!, sinks: [fileCheckpointSink('audit.jsonl')] } });
  * await store.transaction(async (tx) => {
- *   await tx.preferences.put(row);
- *   await audit.record({ actorUserId: userId, action: 'preferences.updated', metadata: { fields: ['theme'] }, ip, userAgent }, tx);
+ *   await tx.users.update(userId, { name: 'Ada', updatedAt: Date.now() });
+ *   await audit.record({ actorUserId: userId, action: 'user.updated', metadata: { fields: ['name'] }, ...meta }, tx);
  * });
  * const { items, nextCursor } = await audit.list(userId, { limit: 20 });
  * const report = await audit.verify({ checkpoints: await readAuditCheckpointFile('audit.jsonl') });
@@ -202,7 +203,9 @@ export class AuditService {
    * chain owner when there is no actor).
    *
    * @example
-   * await audit.record({ actorUserId: userId, action: 'key.removed', target: 'gemini', metadata: { provider: 'gemini' }, ip, userAgent }, tx);
+   * await byok.store.transaction(async (tx) => {
+   *   await byok.audit.record({ actorUserId: userId, action: 'key.removed', target: 'gemini', metadata: { provider: 'gemini' }, ...meta }, tx);
+   * });
    */
   async record(input: AuditRecordInput, tx?: Store): Promise<AuditRow> {
     const parsed = recordSchema.safeParse(input);
@@ -245,8 +248,8 @@ export class AuditService {
    * ever read; items carry no hashes.
    *
    * @example
-   * const page1 = await audit.list(userId, { actions: ['auth.login.succeeded'], limit: 10 });
-   * const page2 = page1.nextCursor ? await audit.list(userId, { cursor: page1.nextCursor }) : undefined;
+   * const page1 = await byok.audit.list(userId, { actions: ['auth.login.succeeded'], limit: 10 });
+   * const page2 = page1.nextCursor ? await byok.audit.list(userId, { cursor: page1.nextCursor }) : undefined;
    */
   async list(userId: string, options: AuditListOptions = {}): Promise<Page<AuditEntry>> {
     const parsed = listSchema.safeParse(options);
@@ -292,7 +295,7 @@ export class AuditService {
    * the signing key's public half and `checkpoints.publicKeys`.
    *
    * @example
-   * const report = await audit.verify({ checkpoints: await readAuditCheckpointFile(path) });
+   * const report = await byok.audit.verify({ checkpoints: await readAuditCheckpointFile('audit-checkpoints.jsonl') });
    * if (!report.ok) console.error(report.firstBad); // { chain, seq, id, reason, detail }
    */
   async verify(
@@ -310,9 +313,9 @@ export class AuditService {
    * still verify. Record `user.deleted` before calling it, in the same transaction.
    *
    * @example
-   * await store.transaction(async (tx) => {
-   *   await audit.record({ actorUserId: userId, action: 'user.deleted', metadata: { by: 'self' } }, tx);
-   *   await audit.eraseUser(userId, tx);
+   * await byok.store.transaction(async (tx) => {
+   *   await byok.audit.record({ actorUserId: userId, action: 'user.deleted', metadata: { by: 'self' } }, tx);
+   *   await byok.audit.eraseUser(userId, tx);
    *   await tx.users.delete(userId);
    * });
    */
@@ -325,7 +328,7 @@ export class AuditService {
    * the timer does). Resolves once the sinks have it; sink failures are logged.
    *
    * @example
-   * await audit.flushCheckpoints(); // e.g. before a deploy restarts the process
+   * await byok.audit.flushCheckpoints(); // e.g. before a deploy restarts the process
    */
   async flushCheckpoints(): Promise<void> {
     await this.flush(false);
@@ -336,7 +339,7 @@ export class AuditService {
    * returns how many were written.
    *
    * @example
-   * const written = await audit.checkpointAll();
+   * const written = await byok.audit.checkpointAll();
    */
   async checkpointAll(): Promise<number> {
     if (!this.writesCheckpoints) throw new ByokError('config_invalid', 'Audit checkpoints need a signing key and a sink');
@@ -352,7 +355,7 @@ export class AuditService {
    * Stops the timer, writes the checkpoints still due and closes the sinks.
    *
    * @example
-   * process.on('SIGTERM', () => void audit.close());
+   * process.on('SIGTERM', () => void byok.audit.close());
    */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -95,7 +95,8 @@ export interface AuditVerifyOptions {
  * the same hash. Needs no personal rows: erased users' chains verify.
  *
  * @example
- * const report = await verifyAuditTrail(store.audit, { checkpoints, publicKeys: [publicKeyPem] });
+ * const checkpoints = await readAuditCheckpointFile('audit-checkpoints.jsonl');
+ * const report = await verifyAuditTrail(byok.store.audit, { checkpoints, publicKeys: [process.env.BYOK_AUDIT_PUBLIC_KEY!] });
  * if (!report.ok) console.error(report.firstBad);
  */
 export async function verifyAuditTrail(repo: AuditRepository, options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {

@@ -11,9 +11,9 @@ import type { AuditCheckpointSink } from './audit-checkpoint-sink';
  * --checkpoints <path>` reads it back.
  *
  * @example
- * const audit = new AuditService({ store, checkpoints: {
+ * const byok = await createByok({ audit: { checkpoints: {
  *   signingKey: process.env.BYOK_AUDIT_CHECKPOINT_KEY!, sinks: [fileCheckpointSink('/var/lib/byok/audit-checkpoints.jsonl')],
- * } });
+ * } } });
  */
 export function fileCheckpointSink(path: string): AuditCheckpointSink {
   let queue: Promise<void> = Promise.resolve();

@@ -13,7 +13,8 @@ export interface AuditCheckpointLogger {
  * resulting JSON-lines log file can be handed to `byok audit verify --checkpoints`.
  *
  * @example
- * const audit = new AuditService({ store, checkpoints: { signingKey, sinks: [loggerCheckpointSink(pino())] } });
+ * const logger = { info: (obj: object, msg?: string) => console.log(JSON.stringify(obj), msg) }; // e.g. pino()
+ * const byok = await createByok({ audit: { checkpoints: { signingKey: process.env.BYOK_AUDIT_CHECKPOINT_KEY!, sinks: [loggerCheckpointSink(logger)] } } });
  */
 export function loggerCheckpointSink(logger: AuditCheckpointLogger): AuditCheckpointSink {
   return {

@@ -41,7 +41,13 @@ export interface GoogleIssuerOptions {
  * Google as an OpenID Connect issuer (`https://accounts.google.com`).
  *
  * @example
- * createByok({ auth: { issuers: [google({ clientId: process.env.GOOGLE_CLIENT_ID!, clientSecret: process.env.GOOGLE_CLIENT_SECRET! })] } });
+ * createByok({
+ *   auth: {
+ *     issuers: [google({ clientId: process.env.GOOGLE_CLIENT_ID!, clientSecret: process.env.GOOGLE_CLIENT_SECRET! })],
+ *     baseUrl: 'https://api.example',
+ *     allowedOrigins: ['https://app.example'],
+ *   },
+ * });
  */
 export function google(options: GoogleIssuerOptions): OidcIssuerConfig {
   requireText(options.clientId, 'google clientId');
@@ -83,7 +89,7 @@ export interface GenericIssuerOptions {
  * with PKCE. Plain `http://` is accepted only for loopback issuers (development).
  *
  * @example
- * oidc({ id: 'okta', issuer: 'https://example.okta.com', clientId, clientSecret, scopes: ['openid', 'email'] });
+ * oidc({ id: 'okta', issuer: 'https://example.okta.com', clientId: process.env.OKTA_CLIENT_ID!, clientSecret: process.env.OKTA_CLIENT_SECRET!, scopes: ['openid', 'email'] });
  */
 export function oidc(options: GenericIssuerOptions): OidcIssuerConfig {
   requireText(options.clientId, 'oidc clientId');

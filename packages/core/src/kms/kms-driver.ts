@@ -96,7 +96,7 @@ export const KMS_DRIVER_ID_PATTERN = /^[a-z0-9-]{1,32}$/;
  * not implement `listKeys`: the primary key alone.
  *
  * @example
- * for (const key of await listKmsKeys(kms)) console.log(key.keyId, key.version, key.state);
+ * for (const key of await listKmsKeys(localKms())) console.log(key.keyId, key.version, key.state);
  */
 export async function listKmsKeys(driver: KmsDriver): Promise<KmsKeyInfo[]> {
   if (driver.listKeys !== undefined) return driver.listKeys();

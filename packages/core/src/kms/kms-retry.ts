@@ -63,10 +63,13 @@ export function resolveKmsRetry(options: KmsRetryOptions = {}): ResolvedKmsRetry
  * returned.
  *
  * @example
- * const out = await callKmsWithRetry(
- *   'aws', 'Decrypt', resolveKmsRetry(),
- *   (signal) => client.send(new DecryptCommand(input), { abortSignal: signal }),
- *   classifyAwsError,
+ * const response = await callKmsWithRetry(
+ *   'vault-kms', 'Decrypt', resolveKmsRetry({ attempts: 3 }),
+ *   (signal) => fetch('https://kms.example/v1/decrypt', { method: 'POST', body: '{}', signal }),
+ *   (error, timedOut) =>
+ *     timedOut || (error instanceof TypeError) // a timeout or a network failure: try again
+ *       ? { retry: true, reason: timedOut ? 'timeout' : 'network' }
+ *       : { retry: false, error: new ByokError('kms_unavailable', 'The KMS refused the call', { cause: error }) },
  * );
  */
 export async function callKmsWithRetry<T>(

@@ -33,9 +33,9 @@ export interface CallDeadlineOptions {
  * Starts the deadline of one call.
  *
  * @example
- * const deadline = startCallDeadline({ signal: options.signal, timeoutMs: 10_000 });
- * try { await fetch(url, { signal: deadline.signal }); }
- * catch (e) { if (deadline.timedOut()) ... }
+ * const deadline = startCallDeadline({ signal, timeoutMs: 10_000 });
+ * try { await fetch('https://api.example/v1/models', { signal: deadline.signal }); }
+ * catch (e) { throw providerError(failureFromThrown('example', e, deadline), [apiKey]); } // timeout, abort or network
  * finally { deadline.dispose(); }
  */
 export function startCallDeadline(options: CallDeadlineOptions = {}): CallDeadline {

@@ -9,6 +9,7 @@ import type { MessagePart, MessageRole, ProviderMetadata } from './message-parts
  * and no error, cause or log line ever contains the key.
  *
  * @example
+ * import { gemini } from '@byok/gemini';
  * const provider: LlmProvider = gemini();
  * const check = await provider.validateKey(apiKey, { timeoutMs: 5_000 });
  * if (check.status === 'valid') {

@@ -55,7 +55,7 @@ const MAX_MESSAGE = 300;
  * ECONNREFUSED ...`), so the useful part survives without the original objects.
  *
  * @example
- * scrubSecrets(new Error('bad key abc123'), ['abc123']).message // 'bad key [redacted]'
+ * (scrubSecrets(new Error('bad key abc123'), ['abc123']) as Error).message // 'bad key [redacted]'
  */
 export function scrubSecrets(value: unknown, secrets: readonly string[]): unknown {
   const needles = secretNeedles(secrets);
@@ -211,7 +211,7 @@ export function providerError(failure: ProviderFailure, secrets: readonly string
  * is thrown as `aborted`.
  *
  * @example
- * return keyValidationFromFailure({ provider: 'gemini', kind: 'http', status: 400, providerCode: 'API_KEY_INVALID', keyRejected: true }, [apiKey]);
+ * const check = keyValidationFromFailure({ provider: 'gemini', kind: 'http', status: 400, providerCode: 'API_KEY_INVALID', keyRejected: true }, [apiKey]);
  * // { status: 'invalid', reason: 'gemini rejected the key (400 API_KEY_INVALID)' }
  */
 export function keyValidationFromFailure(failure: ProviderFailure, secrets: readonly string[] = []): KeyValidation {
@@ -258,7 +258,10 @@ export function keyValidationFromFailure(failure: ProviderFailure, secrets: read
  * the caller's abort, the deadline's timeout, or a network failure.
  *
  * @example
+ * const deadline = startCallDeadline({ signal, timeoutMs: 30_000 });
+ * try { await fetch('https://api.openai.com/v1/models', { headers: { authorization: `Bearer ${apiKey}` }, signal: deadline.signal }); }
  * catch (e) { throw providerError(failureFromThrown('openai', e, deadline), [apiKey]); }
+ * finally { deadline.dispose(); }
  */
 export function failureFromThrown(provider: string, error: unknown, deadline?: CallDeadline): ProviderFailure {
   if (deadline?.callerAborted()) return { provider, kind: 'aborted', cause: error };

@@ -71,6 +71,7 @@ function header(source: HeaderSource | undefined, name: string): string | undefi
  * of the limit that was hit (`limitType`). `undefined` when the answer gives no hint.
  *
  * @example
+ * const res = await fetch('https://api.openai.com/v1/chat/completions', { method: 'POST' });
  * rateLimitRetryAfterMs({ headers: res.headers, limitType: 'tokens' }) // 360000 for 'x-ratelimit-reset-tokens: 6m0s'
  */
 export function rateLimitRetryAfterMs(options: RateLimitRetryOptions): number | undefined {

@@ -8,9 +8,10 @@ import type { MessagePart, ProviderMetadata } from './message-parts';
  * a part of its own. Store `parts()` as the reply so the next turn sends the metadata back.
  *
  * @example
+ * import { gemini } from '@byok/gemini';
  * const builder = new StreamPartsBuilder();
- * for await (const event of provider.stream(apiKey, request)) builder.add(event);
- * await store.saveReply(builder.parts());
+ * for await (const event of gemini().stream(apiKey, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'Hi' }] }] })) builder.add(event);
+ * const parts = builder.parts(); // the reply to store, provider metadata included
  */
 export class StreamPartsBuilder {
   readonly #parts: MessagePart[] = [];

@@ -3,7 +3,7 @@ import { ByokError } from '../errors';
 import { NO_REQUEST_META } from '../http/request-meta';
 import type { RequestMeta } from '../http/types';
 import type { KeyValidation, LlmProvider } from '../llm/llm-provider';
-import type { ProviderKeyRow } from '../store/provider-keys-repository';
+import type { ProviderKeyForUse, ProviderKeyRow } from '../store/provider-keys-repository';
 import type { Store } from '../store/store';
 import type { UsersAuditRecorder } from '../users/users-service';
 import { systemClock, type Clock } from '../util/clock';
@@ -89,7 +89,7 @@ export class KeyVault {
    * previous key for that provider. A key the provider calls invalid is refused.
    *
    * @example
-   * const status = await byok.keyVault.setKey(userId, 'gemini', apiKeyFromForm);
+   * const status = await byok.keyVault.setKey(userId, 'gemini', apiKey);
    * status.last4; // '…9xQz'
    */
   async setKey(userId: string, providerId: string, apiKey: string, meta: RequestMeta = NO_REQUEST_META): Promise<KeyStatus> {
@@ -197,7 +197,11 @@ export class KeyVault {
    * it. Refusals (no key, a key known to be invalid) are audited.
    *
    * @example
-   * const reply = await byok.keyVault.withKey(userId, 'gemini', (apiKey) => provider.generate(apiKey, request));
+   * import { gemini } from '@byok/gemini';
+   * const provider = gemini();
+   * const reply = await byok.keyVault.withKey(userId, 'gemini', (apiKey) =>
+   *   provider.generate(apiKey, { messages: [{ role: 'user', parts: [{ type: 'text', text: 'Hello' }] }] }),
+   * );
    */
   async withKey<T>(userId: string, providerId: string, fn: (apiKey: string) => Promise<T> | T): Promise<T> {
     const row = await this.store.providerKeys.get(userId, providerId);

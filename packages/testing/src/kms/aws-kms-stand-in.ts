@@ -76,8 +76,10 @@ const BLOB_VERSION = 0x01;
  * `@aws-sdk/client-kms` at it with `endpoint`.
  *
  * @example
- * const kms = await startAwsKmsStandIn();
- * const client = new KMSClient({ region: kms.region, endpoint: kms.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+ * import { awsKms } from '@byok/kms-aws';
+ * const standIn = await startAwsKmsStandIn();
+ * const kms = awsKms({ keyId: standIn.alias, region: standIn.region, endpoint: standIn.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+ * await standIn.close();
  */
 export async function startAwsKmsStandIn(options: AwsKmsStandInOptions = {}): Promise<AwsKmsStandIn> {
   const region = options.region ?? 'us-east-1';

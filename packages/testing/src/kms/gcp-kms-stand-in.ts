@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type * as GrpcJs from '@grpc/grpc-js';
-import { crc32c } from '@byok/core';
+import { crc32c } from './crc32c';
 import { KmsFaultQueue, type KmsStandInCalls, type KmsStandInFault } from './kms-faults';
 
 /** Options of {@link startGcpKmsStandIn}. */
@@ -117,13 +117,21 @@ interface DecryptInput {
  * A Cloud KMS stand-in on 127.0.0.1 that serves `KeyManagementService` Encrypt, Decrypt
  * and GetCryptoKey over gRPC (from the .proto files shipped in @google-cloud/kms and
  * google-gax) and over the REST shape (`POST /v1/{name}:encrypt|decrypt`,
- * `GET /v1/{name}`, JSON with base64 bytes), with real AES-256-GCM key material per
- * version, additionalAuthenticatedData binding, CRC32C integrity fields, primary
- * versions, version states, and injectable throttling, timeouts and 5xx.
+ * `GET /v1/{name}`, JSON with base64 bytes, enums as numbers when the client asks with
+ * `$alt=json;enum-encoding=int`), with real AES-256-GCM key material per version,
+ * additionalAuthenticatedData binding, CRC32C integrity fields, primary versions, version
+ * states, per-operation IAM permissions and revoked credentials (`PERMISSION_DENIED`,
+ * `UNAUTHENTICATED`), and injectable throttling, timeouts and 5xx.
  *
  * @example
- * const kms = await startGcpKmsStandIn();
- * const grpcClient = new KeyManagementServiceClient({ apiEndpoint: kms.host, port: kms.grpcPort, sslCreds: grpc.credentials.createInsecure() });
+ * import * as grpc from '@grpc/grpc-js';
+ * import { gcpKms } from '@byok/kms-gcp';
+ * const standIn = await startGcpKmsStandIn();
+ * const authClient = { getRequestHeaders: async () => new Headers() }; // no Google credentials on loopback
+ * const kms = gcpKms({
+ *   keyName: standIn.keyName,
+ *   clientOptions: { apiEndpoint: standIn.host, port: standIn.grpcPort, sslCreds: grpc.credentials.createInsecure(), authClient: authClient as never },
+ * });
  */
 export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Promise<GcpKmsStandIn> {
   const project = options.project ?? 'byok-test-project';

@@ -40,6 +40,8 @@ export interface KmsConformanceOptions {
  * can inject faults) bounded retries followed by `kms_unavailable` with nothing returned.
  *
  * @example
+ * import { randomBytes } from 'node:crypto';
+ * import { localKms } from '@byok/core';
  * kmsConformance({ name: 'localKms', makeDriver: () => localKms({ keys: '1:' + randomBytes(32).toString('base64') }) });
  */
 export function kmsConformance(options: KmsConformanceOptions): void {

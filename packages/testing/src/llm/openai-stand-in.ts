@@ -445,6 +445,7 @@ export type OpenAiStandInOptions = LlmStandInOptions;
  * ends in `/v1`, like `https://api.openai.com/v1`.
  *
  * @example
+ * import { openaiCompatible } from '@byok/openai-compatible';
  * const standIn = await startOpenAiStandIn({ keys: ['sk-test'], chunks: 4, chunkDelayMs: 20 });
  * const provider = openaiCompatible({ id: 'openai', baseUrl: standIn.url, defaultModel: 'gpt-4o-mini' });
  * await standIn.close();

@@ -13,6 +13,7 @@ interface StoredCookie {
  *
  * @example
  * const jar = new CookieJar();
+ * const url = 'http://127.0.0.1:4000/login';
  * const res = await fetch(url, { headers: { cookie: jar.header(url) }, redirect: 'manual' });
  * jar.store(url, res.headers);
  */

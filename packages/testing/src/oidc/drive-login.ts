@@ -20,9 +20,9 @@ export interface DriveLoginOptions {
  *
  * @returns the callback URL the issuer redirected to
  * @example
- * const { url, state } = await client.startLogin();
- * const callbackUrl = await driveLogin(url, { login: 'alice' });
- * const result = await client.finishLogin(callbackUrl, checks);
+ * const issuer = await startDevIssuer(); // byok configured with oidc({ id: 'dev', issuer: issuer.issuer, … })
+ * const { url } = await byok.auth.startLogin('dev', { returnTo: '/' });
+ * const callbackUrl = await driveLogin(url, { login: 'alice' }); // …/auth/callback/dev?code=…&state=…
  */
 export async function driveLogin(authorizationUrl: string | URL, options: DriveLoginOptions): Promise<string> {
   const jar = options.cookieJar ?? new CookieJar();

@@ -13,7 +13,11 @@ export interface RateLimitResult {
  * every instance that shares them (a Redis driver uses one Lua script).
  *
  * @example
- * const { allowed, retryAfterMs } = await store.hit('login_start:ip:203.0.113.9', 60_000, 20);
+ * async function allowLoginStart(store: RateLimitStore, ip: string): Promise<boolean> {
+ *   const { allowed, retryAfterMs } = await store.hit(`login_start:ip:${ip}`, 60_000, 20);
+ *   if (!allowed) console.log(`retry in ${retryAfterMs} ms`);
+ *   return allowed;
+ * }
  */
 export interface RateLimitStore {
   /** Counts one request under `key` and says whether it is within `limit` per `windowMs`. */
@@ -34,9 +38,11 @@ export interface ConcurrencyLease {
  * user). Leases expire, so a crashed instance cannot hold slots forever.
  *
  * @example
- * const lease = await store.acquire('chat_stream:user:42', 3, 60_000);
- * if (!lease) throw tooMany();
- * try { await stream(); } finally { await lease.release(); }
+ * async function withStreamSlot(store: ConcurrencyStore, userId: string, stream: () => Promise<void>): Promise<void> {
+ *   const lease = await store.acquire(`chat_stream:user:${userId}`, 3, 60_000);
+ *   if (!lease) throw new ByokError('rate_limited', 'Too many concurrent streams');
+ *   try { await stream(); } finally { await lease.release(); }
+ * }
  */
 export interface ConcurrencyStore {
   /** Takes a slot if fewer than `max` live leases exist; null otherwise. */

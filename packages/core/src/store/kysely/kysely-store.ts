@@ -4,6 +4,9 @@ import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysReposito
 import { KyselyAuthSessionsRepository } from './auth-sessions-repository';
 import { KyselyOAuthTokensRepository } from './oauth-tokens-repository';
 import { KyselySigningKeysRepository } from './signing-keys-repository';
+import type { ChatMessagesRepository, ChatSessionsRepository } from '../chat-repositories';
+import { KyselyChatMessagesRepository } from './chat-messages-repository';
+import { KyselyChatSessionsRepository } from './chat-sessions-repository';
 import type { Kysely } from 'kysely';
 import { ByokError } from '../../errors';
 import type { Migrator } from '../migrations/migrator';
@@ -55,7 +58,7 @@ export interface KyselyStoreShared {
  * const store = await createStore({ database: { sqlite: 'data/byok.db' } });
  * await store.transaction(async (tx) => {
  *   await tx.users.update(userId, { name: 'Ada', updatedAt: Date.now() });
- *   await tx.audit.append(entry);
+ *   await tx.preferences.put({ userId, theme: 'dark', language: 'en', timezone: 'Europe/Berlin', updatedAt: Date.now() });
  * });
  */
 export class KyselyStore implements Store {
