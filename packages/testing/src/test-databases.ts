@@ -54,7 +54,9 @@ export function parseTestDatabases(value: string | undefined): TestDatabaseKind[
  *
  * @example
  * import { describe } from 'vitest';
- * for (const kind of selectedTestDatabases()) describe(`store on ${kind}`, () => { /* … */ });
+ * for (const kind of selectedTestDatabases()) describe(`store on ${kind}`, () => {
+ *   // the cases, against a database of this kind
+ * });
  */
 export function selectedTestDatabases(env: Readonly<Record<string, string | undefined>> = process.env): TestDatabaseKind[] {
   return parseTestDatabases(env[TEST_DATABASES_VARIABLE]);
@@ -69,7 +71,9 @@ export function selectedTestDatabases(env: Readonly<Record<string, string | unde
  *
  * @example
  * import { describe } from 'vitest';
- * describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('users on %s', (kind) => { /* … */ });
+ * describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('users on %s', (kind) => {
+ *   // the cases, against a `kind` backend
+ * });
  */
 export function selectTestBackends<K extends string>(candidates: readonly K[], env: Readonly<Record<string, string | undefined>> = process.env): K[] {
   const selected = new Set<string>(selectedTestDatabases(env));
@@ -82,7 +86,9 @@ export function selectTestBackends<K extends string>(candidates: readonly K[], e
  *
  * @example
  * import { it } from 'vitest';
- * if (testDatabaseSelected('postgres')) it('postgres: leaves pg.types alone', async () => { /* … */ });
+ * if (testDatabaseSelected('postgres')) it('postgres: leaves pg.types alone', async () => {
+ *   // a case that needs PostgreSQL
+ * });
  */
 export function testDatabaseSelected(kind: TestDatabaseKind, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
   return selectedTestDatabases(env).includes(kind);

@@ -75,7 +75,11 @@ export interface RateLimitSubject {
  * // byok.rateLimiter, configured by createByok({ rateLimits: { chat_send: { perUser: 10 } } })
  * await byok.rateLimiter.check('chat_send', { ip: '203.0.113.9', userId });
  * const lease = await byok.rateLimiter.acquireStream(userId);
- * try { /* stream the reply */ } finally { await lease.release(); }
+ * try {
+ *   // stream the reply
+ * } finally {
+ *   await lease.release();
+ * }
  */
 export class RateLimiter {
   readonly #store: RateLimitStore;
