@@ -206,11 +206,29 @@ export function parseToolInput(provider: string, toolName: string, json: string)
   return toolArgs(provider, toolName, value);
 }
 
-/** Token usage: input counts the cached and cache-writing tokens too (Anthropic reports them apart). */
-export function usageOf(usage: Partial<Pick<Usage, 'input_tokens' | 'output_tokens' | 'cache_creation_input_tokens' | 'cache_read_input_tokens'>> | undefined): TokenUsage {
-  const inputTokens = (usage?.input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0) + (usage?.cache_read_input_tokens ?? 0);
+/**
+ * Token usage: input counts the cache-read and cache-writing tokens too (Anthropic reports
+ * them apart from `input_tokens`); the cache reads are `cachedInputTokens`, the thinking
+ * tokens (`output_tokens_details.thinking_tokens`) are `reasoningTokens`.
+ */
+export function usageOf(
+  usage:
+    | (Partial<Pick<Usage, 'input_tokens' | 'output_tokens' | 'cache_creation_input_tokens' | 'cache_read_input_tokens'>> & {
+        output_tokens_details?: { thinking_tokens?: number | null } | null;
+      })
+    | undefined,
+): TokenUsage {
+  const cached = usage?.cache_read_input_tokens;
+  const inputTokens = (usage?.input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0) + (cached ?? 0);
   const outputTokens = usage?.output_tokens ?? 0;
-  return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
+  const reasoning = usage?.output_tokens_details?.thinking_tokens;
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: inputTokens + outputTokens,
+    ...(typeof reasoning === 'number' ? { reasoningTokens: reasoning } : {}),
+    ...(typeof cached === 'number' ? { cachedInputTokens: cached } : {}),
+  };
 }
 
 /** Anthropic's stop reason in neutral terms (`refusal` is thrown as a safety block instead). */

@@ -61,8 +61,8 @@ export interface AnthropicOptions {
   /**
    * The `anthropic-version` to speak. Default: the client's own (`2026-10-21` for
    * `@anthropic-ai/sdk` 1.x), which has no sampling parameters, so a request's
-   * `temperature` is left out. `2023-06-01` still takes `temperature` (on the models that
-   * accept one).
+   * `temperature` is left out. `2023-06-01` still takes `temperature`, on models before
+   * Claude generation 5 and without thinking; elsewhere it is left out.
    */
   apiVersion?: string;
   /** Extra headers on every request (never the key: that is per call). */
@@ -80,6 +80,16 @@ const VALIDATE_TIMEOUT_MS = 10_000;
 const CLIENT_TIMEOUT_MS = 2_147_483_647;
 /** API versions that still take `temperature`. */
 const SAMPLING_VERSIONS = new Set(['2023-01-01', '2023-06-01']);
+
+/**
+ * Whether `model` takes a `temperature` (on an API version that has one): Claude models
+ * before generation 5 do; from generation 5 on the API refuses any but the default, and
+ * so it does for a model whose generation the id does not tell.
+ */
+function takesTemperature(model: string): boolean {
+  const generation = /^claude-(?:(?:opus|sonnet|haiku|instant)-)?(\d+)(?:[-.]|$)/.exec(model)?.[1];
+  return generation !== undefined && Number(generation) < 5;
+}
 
 /**
  * The Anthropic provider, on `@anthropic-ai/sdk` (Messages API). A client is built per
@@ -137,7 +147,7 @@ export function anthropic(options: AnthropicOptions = {}): LlmProvider {
       model: request.model ?? defaultModel,
       maxOutputTokens,
       provider: id,
-      sampling: apiVersion !== undefined && SAMPLING_VERSIONS.has(apiVersion),
+      sampling: apiVersion !== undefined && SAMPLING_VERSIONS.has(apiVersion) && thinking === undefined && takesTemperature(request.model ?? defaultModel),
       ...(thinking ? { thinking } : {}),
     });
 
@@ -401,7 +411,7 @@ async function* streamAnthropic(
           // Usage counters here are whole-message totals: those present replace the start's.
           if (event.usage) {
             const merged: Record<string, unknown> = { ...startUsage };
-            for (const [k, v] of Object.entries(event.usage)) if (typeof v === 'number') merged[k] = v;
+            for (const [k, v] of Object.entries(event.usage)) if (v !== null && v !== undefined) merged[k] = v;
             startUsage = merged as typeof startUsage;
             usage = usageOf(merged);
           }

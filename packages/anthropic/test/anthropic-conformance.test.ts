@@ -7,4 +7,6 @@ llmProviderConformance({
   name: 'anthropic (@anthropic-ai/sdk against the Anthropic stand-in, anthropic-version 2023-06-01)',
   startStandIn: startAnthropicStandIn,
   makeProvider: (baseUrl, { timeoutMs }) => anthropic({ baseUrl, timeoutMs, apiVersion: '2023-06-01' }),
+  // A generation-4 model: generation 5 takes no temperature on any API version.
+  model: 'claude-sonnet-4-6',
 });

@@ -120,7 +120,10 @@ describe('Anthropic stand-in wire shapes', () => {
     const sampled = await post({ ...turn, temperature: 1 });
     expect(sampled.status).toBe(400);
     expect(((await sampled.json()) as { error: unknown }).error).toEqual({ type: 'invalid_request_error', message: 'temperature: Extra inputs are not permitted' });
-    expect((await post({ ...turn, temperature: 0.2 }, { 'anthropic-version': '2023-06-01' })).status).toBe(200);
+    expect((await post({ ...turn, model: 'claude-sonnet-4-6', temperature: 0.2 }, { 'anthropic-version': '2023-06-01' })).status).toBe(200);
+    // Generation 5 takes no temperature but the default, whatever the version.
+    const deprecated = await post({ ...turn, temperature: 0.2 }, { 'anthropic-version': '2023-06-01' });
+    expect(((await deprecated.json()) as { error: unknown }).error).toEqual({ type: 'invalid_request_error', message: 'temperature is deprecated for this model.' });
   });
 
   it('enforces the pairing of tool_use and tool_result as the API does', async () => {
@@ -170,7 +173,7 @@ describe('Anthropic stand-in wire shapes', () => {
     expect(body).toMatchObject({ has_more: true, first_id: 'claude-sonnet-5-5', last_id: 'claude-haiku-5-5' });
     expect(body.data[0]).toMatchObject({ type: 'model', id: 'claude-sonnet-5-5', display_name: 'Claude Sonnet 5.5', max_input_tokens: 1_000_000 });
     const rest = (await (await fetch(`${standIn.url}/v1/models?limit=2&after_id=claude-haiku-5-5`, { headers: headers() })).json()) as { data: Array<{ id: string }>; has_more: boolean };
-    expect(rest).toMatchObject({ has_more: false, data: [{ id: 'claude-opus-5-5' }] });
+    expect(rest).toMatchObject({ has_more: false, data: [{ id: 'claude-opus-5-5' }, { id: 'claude-sonnet-4-6' }] });
     const one = await fetch(`${standIn.url}/v1/models/claude-opus-5-5`, { headers: headers() });
     expect(await one.json()).toMatchObject({ id: 'claude-opus-5-5', type: 'model' });
     const none = await fetch(`${standIn.url}/v1/models/claude-nope`, { headers: headers() });

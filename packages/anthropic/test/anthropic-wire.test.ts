@@ -1,10 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { APIError } from '@anthropic-ai/sdk';
 import { isByokError, type ByokError } from '@byok/core';
 import { StreamPartsBuilder, providerError, startCallDeadline, type LlmMessage, type MessagePart, type StreamEvent } from '@byok/core/llm';
 import { REDACTED_THINKING_TRIGGER, startAnthropicStandIn, type LlmStandIn } from '@byok/testing';
 import { anthropicFailure } from '../src/anthropic-errors';
-import { toMessagesParams } from '../src/anthropic-messages';
+import { toMessagesParams, usageOf } from '../src/anthropic-messages';
 import { anthropic } from '../src/index';
 
 const KEY = 'sk-ant-wire-key-1234';
@@ -30,7 +32,7 @@ const stored = (parts: MessagePart[]): MessagePart[] => JSON.parse(JSON.stringif
 describe('anthropic on the wire', () => {
   let standIn: LlmStandIn;
   // More models than one page of the provider's list (100), so paging is exercised.
-  const models = ['claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5', ...Array.from({ length: 130 }, (_, i) => `claude-test-${i}`)];
+  const models = ['claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5', 'claude-sonnet-4-6', ...Array.from({ length: 130 }, (_, i) => `claude-test-${i}`)];
 
   beforeAll(async () => {
     standIn = await startAnthropicStandIn({ keys: [KEY], models, chunks: 3 });
@@ -55,7 +57,7 @@ describe('anthropic on the wire', () => {
   });
 
   it('leaves temperature out on API version 2026-10-21 (which refuses it), and sends it on 2023-06-01', async () => {
-    const request = { temperature: 0.3, messages: says('warm') };
+    const request = { model: 'claude-sonnet-4-6', temperature: 0.3, messages: says('warm') };
     const current = await anthropic({ baseUrl: standIn.url }).generate(KEY, request);
     expect(current.text).toBe('echo: warm');
     expect(standIn.requests.at(-1)?.body).not.toHaveProperty('temperature');
@@ -226,12 +228,34 @@ describe('anthropic on the wire', () => {
     expect(seen.every((e) => e.type === 'text-delta')).toBe(true);
   });
 
-  it('usage counts cached input tokens and takes message_delta totals', async () => {
+  it('usage takes message_delta totals, with cache reads and thinking tokens', async () => {
     standIn.setReply(() => ({ text: 'four words right here', inputTokens: 21, outputTokens: 9 }));
     const provider = anthropic({ baseUrl: standIn.url });
-    expect((await provider.generate(KEY, { messages: says('x') })).usage).toEqual({ inputTokens: 21, outputTokens: 9, totalTokens: 30 });
+    expect((await provider.generate(KEY, { messages: says('x') })).usage).toEqual({ inputTokens: 21, outputTokens: 9, totalTokens: 30, cachedInputTokens: 0 });
     const events = await collect(provider.stream(KEY, { messages: says('x') }));
-    expect(events.at(-1)).toMatchObject({ type: 'finish', usage: { inputTokens: 21, outputTokens: 9, totalTokens: 30 }, model: 'claude-sonnet-5-5' });
+    expect(events.at(-1)).toMatchObject({ type: 'finish', usage: { inputTokens: 21, outputTokens: 9, totalTokens: 30, cachedInputTokens: 0 }, model: 'claude-sonnet-5-5' });
+    const thinking = await collect(anthropic({ baseUrl: standIn.url, thinking: { type: 'adaptive' } }).stream(KEY, { messages: says('x') }));
+    expect(thinking.at(-1)).toMatchObject({ type: 'finish', usage: { outputTokens: 9, reasoningTokens: expect.any(Number) } });
+  });
+
+  it('usage counts cache writes and cache reads as input', () => {
+    expect(usageOf({ input_tokens: 10, cache_creation_input_tokens: 100, cache_read_input_tokens: 1000, output_tokens: 5, output_tokens_details: { thinking_tokens: 3 } })).toEqual({
+      inputTokens: 1110,
+      outputTokens: 5,
+      totalTokens: 1115,
+      reasoningTokens: 3,
+      cachedInputTokens: 1000,
+    });
+  });
+
+  it('sends temperature on 2023-06-01 only where the model takes one (before generation 5, without thinking)', async () => {
+    const old = anthropic({ baseUrl: standIn.url, apiVersion: '2023-06-01' });
+    await old.generate(KEY, { model: 'claude-sonnet-4-6', temperature: 0.4, messages: says('x') });
+    expect(standIn.requests.at(-1)?.body).toMatchObject({ temperature: 0.4 });
+    await old.generate(KEY, { model: 'claude-sonnet-5-5', temperature: 0.4, messages: says('x') });
+    expect(standIn.requests.at(-1)?.body).not.toHaveProperty('temperature');
+    await anthropic({ baseUrl: standIn.url, apiVersion: '2023-06-01', thinking: { type: 'adaptive' } }).generate(KEY, { model: 'claude-sonnet-4-6', temperature: 0.4, messages: says('x') });
+    expect(standIn.requests.at(-1)?.body).not.toHaveProperty('temperature');
   });
 
   it('lists every model across pages, with names and context windows', async () => {
@@ -241,8 +265,44 @@ describe('anthropic on the wire', () => {
     expect(listed[0]).toEqual({ id: 'claude-sonnet-5-5', displayName: 'Claude Sonnet 5.5', inputTokenLimit: 1_000_000, outputTokenLimit: 128_000 });
     expect(standIn.requests.filter((r) => r.route === 'models').map((r) => r.path)).toEqual([
       '/v1/models?limit=100',
-      '/v1/models?limit=100&after_id=claude-test-96',
+      '/v1/models?limit=100&after_id=claude-test-95',
     ]);
+  });
+
+  it('keeps a stream alive on the API’s pings: the idle deadline restarts on every byte read, not only on events', async () => {
+    // The API sends `ping` events while the model is busy; the client drops them, so only
+    // the bytes show that the connection is alive. Here 6 pings 100 ms apart precede the text.
+    const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_011CPing' });
+      res.write(event('message_start', { message: { id: 'msg_01Ping', type: 'message', role: 'assistant', model: 'claude-sonnet-5-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } }));
+      let pings = 0;
+      const timer = setInterval(() => {
+        if (pings++ < 6) {
+          res.write(event('ping', {}));
+          return;
+        }
+        clearInterval(timer);
+        res.end(
+          event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+            event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'awake' } }) +
+            event('content_block_stop', { index: 0 }) +
+            event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 1 } }) +
+            event('message_stop', {}),
+        );
+      }, 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const provider = anthropic({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, timeoutMs: 300 });
+      const events = await collect(provider.stream(KEY, { messages: says('take a while') }));
+      expect(events.map((e) => e.type)).toEqual(['text-delta', 'finish']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   describe('error bodies mapped by the real client', () => {

@@ -1,9 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { countWords, firstWords, StandInBase, type LlmStandIn, type LlmStandInOptions, type StandInContext, type StandInFault, type StandInTurn } from './llm-stand-in';
 
-const DEFAULT_MODELS = ['claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5'];
+const DEFAULT_MODELS = ['claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5', 'claude-sonnet-4-6'];
 /** `max_input_tokens` as the model list reports it. */
-const CONTEXT_WINDOWS: Record<string, number> = { 'claude-sonnet-5-5': 1_000_000, 'claude-haiku-5-5': 200_000, 'claude-opus-5-5': 1_000_000 };
+const CONTEXT_WINDOWS: Record<string, number> = {
+  'claude-sonnet-5-5': 1_000_000,
+  'claude-haiku-5-5': 200_000,
+  'claude-opus-5-5': 1_000_000,
+  'claude-sonnet-4-6': 200_000,
+};
 /**
  * Models that always think (adaptive thinking is on whatever the request says): their
  * replies start with signed thinking blocks, and a tool-use turn sent back without them is
@@ -258,8 +263,9 @@ class AnthropicStandIn extends StandInBase {
       deprecated_at: null,
       lifecycle: 'active',
       line: /haiku/.test(id) ? 'haiku' : /opus/.test(id) ? 'opus' : 'sonnet',
+      // Generation 5 models come with a 128k output limit, earlier ones with 64k.
       max_input_tokens: this.contextWindows[id] ?? null,
-      max_tokens: 128_000,
+      max_tokens: generation(id) >= 5 ? 128_000 : 64_000,
       retires_at: null,
     };
   }
@@ -298,6 +304,8 @@ class AnthropicStandIn extends StandInBase {
     for (const field of ['temperature', 'top_p', 'top_k'] as const) {
       if (body[field] !== undefined && !SAMPLING_VERSIONS.has(version)) throw invalid(`${field}: Extra inputs are not permitted`);
     }
+    // Models from generation 5 on take no sampling parameters but the default, on any version.
+    if (body.temperature !== undefined && body.temperature !== 1 && generation(body.model) >= 5) throw invalid('temperature is deprecated for this model.');
     const thinking = body.thinking;
     const thinkingOn = thinking?.type === 'enabled' || thinking?.type === 'adaptive' || alwaysThinks;
     if (thinking?.type === 'enabled') {
@@ -524,6 +532,12 @@ class AnthropicStandIn extends StandInBase {
       return framing === 'bare' ? `${data}\n` : `event: error\ndata: ${data}\n\n`;
     });
   }
+}
+
+/** The Claude generation a model id names (`claude-sonnet-5-5` → 5, `claude-3-7-sonnet-…` → 3); unknown ids count as new. */
+function generation(model: string): number {
+  const match = /^claude-(?:(?:opus|sonnet|haiku|instant)-)?(\d+)(?:[-.]|$)/.exec(model);
+  return match ? Number(match[1]) : Number.POSITIVE_INFINITY;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
