@@ -117,7 +117,13 @@ export function readResponse(provider: string, response: GenerateContentResponse
   if (usage && (usage.candidatesTokenCount !== undefined || usage.totalTokenCount !== undefined)) {
     const inputTokens = usage.promptTokenCount ?? 0;
     const outputTokens = (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0);
-    out.usage = { inputTokens, outputTokens, totalTokens: usage.totalTokenCount ?? inputTokens + outputTokens };
+    out.usage = {
+      inputTokens,
+      outputTokens,
+      totalTokens: usage.totalTokenCount ?? inputTokens + outputTokens,
+      ...(usage.thoughtsTokenCount !== undefined ? { reasoningTokens: usage.thoughtsTokenCount } : {}),
+      ...(usage.cachedContentTokenCount !== undefined ? { cachedInputTokens: usage.cachedContentTokenCount } : {}),
+    };
   }
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) {

@@ -262,7 +262,18 @@ describe('gemini responses', () => {
       { type: 'reasoning-delta', text: 'hmm' },
       { type: 'text-delta', text: 'Answer' },
     ]);
-    expect(chunk.usage).toEqual({ inputTokens: 10, outputTokens: 12, totalTokens: 22 });
+    expect(chunk.usage).toEqual({ inputTokens: 10, outputTokens: 12, totalTokens: 22, reasoningTokens: 7 });
+  });
+
+  it('reports prompt-cache hits as cached input tokens', () => {
+    const chunk = readResponse(
+      'gemini',
+      response({
+        candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP' }],
+        usageMetadata: { promptTokenCount: 100, cachedContentTokenCount: 64, candidatesTokenCount: 2, totalTokenCount: 102 },
+      }),
+    );
+    expect(chunk.usage).toEqual({ inputTokens: 100, outputTokens: 2, totalTokens: 102, cachedInputTokens: 64 });
   });
 
   it('keeps every part’s thoughtSignature as provider metadata under the provider id, in order', () => {
