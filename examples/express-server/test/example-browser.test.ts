@@ -42,12 +42,13 @@ describe('example server: offline mode refusals', () => {
     await expect(startExample({ port: 0, host: '0.0.0.0', env: {} })).rejects.toThrow(/loopback/);
   });
 
-  it('the start command exits with a clear message when NODE_ENV=production and nothing is configured', () => {
+  // Generous timeouts: tsx compiles the server on start, and CI machines are shared.
+  it('the start command exits with a clear message when NODE_ENV=production and nothing is configured', { timeout: 90_000 }, () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: EXAMPLE_DIR,
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0' },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 80_000,
     });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('byok example did not start: Offline mode');
