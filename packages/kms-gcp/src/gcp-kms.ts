@@ -14,6 +14,15 @@ import { crc32c } from './crc32c';
 
 type Int64Like = { value?: unknown } | null | undefined;
 
+/** The fields of an `EncryptResponse` the driver reads. */
+interface EncryptAnswer {
+  name?: string | null;
+  ciphertext?: Uint8Array | string | null;
+  ciphertextCrc32c?: Int64Like;
+  verifiedPlaintextCrc32c?: boolean | null;
+  verifiedAdditionalAuthenticatedDataCrc32c?: boolean | null;
+}
+
 /** Per-call options the driver passes (gax CallOptions: its own retries off, one deadline per attempt). */
 export interface GcpCallOptions {
   timeout: number;
@@ -42,7 +51,6 @@ export interface GcpKmsClientLike {
     },
     options?: GcpCallOptions,
   ): Promise<unknown[]>;
-  getCryptoKey(request: { name: string }, options?: GcpCallOptions): Promise<unknown[]>;
   close?(): Promise<void>;
 }
 
@@ -60,7 +68,10 @@ export interface GcpKmsOptions {
   minimumVersion?: number;
   /** How long the primary version is remembered before asking Cloud KMS again (default 5 minutes). */
   primaryCacheMs?: number;
-  /** Bounded retries with backoff and jitter on throttling, timeouts and 5xx. */
+  /**
+   * Bounded retries with backoff and jitter on throttling, timeouts and 5xx; an answer whose
+   * CRC32C fields do not hold is discarded and asked for again within the same bound.
+   */
   retry?: KmsRetryOptions;
   clock?: Clock;
 }
@@ -83,22 +94,35 @@ const UNKNOWN = 2;
 const INVALID_ARGUMENT = 3;
 const DEADLINE_EXCEEDED = 4;
 const NOT_FOUND = 5;
+const PERMISSION_DENIED = 7;
 const RESOURCE_EXHAUSTED = 8;
 const FAILED_PRECONDITION = 9;
 const ABORTED = 10;
 const INTERNAL = 13;
 const UNAVAILABLE = 14;
+const UNAUTHENTICATED = 16;
 const RETRYABLE = new Set([CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
+/** What the primary-version probe encrypts: nothing secret, and never stored. */
+const PROBE_PLAINTEXT = Buffer.alloc(32);
+const PROBE_AAD = Buffer.from('byok:gcp-kms:primary-version-probe', 'utf8');
+
 /**
  * A `KmsDriver` on Google Cloud KMS (@google-cloud/kms), over gRPC or the REST fallback.
- * Seals `Encrypt` the data key under the primary crypto key version, named explicitly
- * so the version written into the sealed value is the one used; opens `Decrypt` with
- * the crypto key named in the sealed value (checked against the configured keys). The
- * KMS context goes in `additionalAuthenticatedData`; CRC32C integrity fields are sent
- * and checked both ways. Throttling, timeouts and 5xx are retried within a bound, then
- * fail with `kms_unavailable`.
+ * It needs only `roles/cloudkms.cryptoKeyEncrypterDecrypter` on the crypto key
+ * (`cloudkms.cryptoKeyVersions.useToEncrypt` and `useToDecrypt`), never
+ * `cloudkms.cryptoKeys.get`: the primary version is learned from the `name` an `Encrypt`
+ * of the crypto key answers with (a probe of 32 zero bytes, repeated every
+ * `primaryCacheMs`). Seals `Encrypt` the data key under that version, named explicitly so
+ * the version written into the sealed value is the one used; opens `Decrypt` with the
+ * crypto key named in the sealed value (checked against the configured keys). The KMS
+ * context goes in `additionalAuthenticatedData`; CRC32C integrity fields are sent and
+ * checked both ways, and an answer that fails them is discarded and asked for again
+ * (bounded, then `kms_error`). Throttling, timeouts and 5xx are retried within a bound,
+ * then fail with `kms_unavailable`. A missing permission or refused credentials fail at
+ * once with `kms_error` whose `details.reason` is `permission_denied` (with the
+ * `permission`) or `unauthenticated`.
  *
  * @example
  * import { gcpKms } from '@byok/kms-gcp';
@@ -126,6 +150,46 @@ export function gcpKms(options: GcpKmsOptions): GcpKms {
     return callKmsWithRetry('gcp', operation, retry, (signal) => untilAborted(run(), signal), (error, timedOut) => classify(operation, error, timedOut));
   }
 
+  /**
+   * A call whose answer must pass `verify` (its CRC32C fields): an answer that does not
+   * (`undefined`) was damaged on the way and is asked for again, within `retry.attempts`.
+   */
+  async function callVerified<T, R>(operation: 'Encrypt' | 'Decrypt', run: () => Promise<T>, verify: (answer: T) => R | undefined): Promise<R> {
+    for (let n = 1; ; n++) {
+      const verified = verify(await call(operation, run));
+      if (verified !== undefined) return verified;
+      if (n >= retry.attempts) {
+        throw new ByokError('kms_error', `Cloud KMS ${operation} answers failed their CRC32C integrity checks ${n} times in a row; none was used`, {
+          details: { driver: 'gcp', operation, attempts: n, reason: 'crc32c_mismatch' },
+        });
+      }
+      await retry.sleep(Math.floor(retry.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (n - 1))));
+    }
+  }
+
+  /** Encrypts under `name` (a crypto key or one of its versions); the answer's ciphertext and version name, once it verifies. */
+  function encrypt(name: string, plaintext: Uint8Array, aad: Uint8Array): Promise<{ ciphertext: Buffer; versionName: string }> {
+    const request = {
+      name,
+      plaintext,
+      additionalAuthenticatedData: aad,
+      plaintextCrc32c: { value: crc32c(plaintext) },
+      additionalAuthenticatedDataCrc32c: { value: crc32c(aad) },
+    };
+    return callVerified(
+      'Encrypt',
+      () => client.encrypt(request, callOptions),
+      (answer) => {
+        const [out] = answer as [EncryptAnswer | undefined];
+        const ciphertext = bytes(out?.ciphertext);
+        if (ciphertext === undefined || ciphertext.length === 0) return undefined;
+        if (out?.verifiedPlaintextCrc32c !== true || out.verifiedAdditionalAuthenticatedDataCrc32c !== true) return undefined;
+        if (int64(out.ciphertextCrc32c) !== crc32c(ciphertext)) return undefined;
+        return { ciphertext, versionName: typeof out.name === 'string' ? out.name : '' };
+      },
+    );
+  }
+
   function select(wanted: string, version: number): KmsKeyRef {
     if (!names.has(wanted)) throw new ByokError('kms_key_unknown', 'Sealed value names a Cloud KMS key that is not configured');
     if (!Number.isInteger(version) || version < 1) throw new ByokError('kms_key_unknown', 'Sealed value names an invalid Cloud KMS key version');
@@ -138,17 +202,12 @@ export function gcpKms(options: GcpKmsOptions): GcpKms {
   }
 
   async function lookupPrimary(): Promise<KmsKeyRef> {
-    const [key] = (await call('GetCryptoKey', () => client.getCryptoKey({ name: keyName }, callOptions))) as [
-      { primary?: { name?: string | null; state?: unknown } | null } | undefined,
-    ];
-    const versionName = key?.primary?.name ?? '';
+    // Cloud KMS encrypts a crypto key's data under its primary version and names that
+    // version in the answer: the encrypter role suffices, where GetCryptoKey would not.
+    const { versionName } = await encrypt(keyName, PROBE_PLAINTEXT, PROBE_AAD);
     const match = /\/cryptoKeyVersions\/(\d+)$/.exec(versionName);
-    const state = key?.primary?.state;
-    if (!match || !versionName.startsWith(`${keyName}/`)) {
-      throw new ByokError('kms_key_unknown', 'Cloud KMS crypto key has no primary version (is it an ENCRYPT_DECRYPT key?)');
-    }
-    if (state !== undefined && state !== null && state !== 'ENABLED' && state !== 1) {
-      throw new ByokError('kms_key_unknown', 'The primary version of the Cloud KMS crypto key is not enabled');
+    if (!match || versionName !== `${keyName}/cryptoKeyVersions/${match[1]}`) {
+      throw new ByokError('kms_error', 'Cloud KMS Encrypt did not name the crypto key version it used');
     }
     const ref = Object.freeze({ keyId: keyName, version: Number(match[1]) });
     primary = { ref, at: clock.now() };
@@ -178,30 +237,9 @@ export function gcpKms(options: GcpKmsOptions): GcpKms {
     async wrap(dek: Uint8Array, ref: KmsKeyRef, context: KmsContext): Promise<Uint8Array> {
       const key = select(ref.keyId, ref.version);
       const versionName = `${key.keyId}/cryptoKeyVersions/${key.version}`;
-      const request = {
-        name: versionName,
-        plaintext: dek,
-        additionalAuthenticatedData: context.aad,
-        plaintextCrc32c: { value: crc32c(dek) },
-        additionalAuthenticatedDataCrc32c: { value: crc32c(context.aad) },
-      };
-      const [out] = (await call('Encrypt', () => client.encrypt(request, callOptions))) as [
-        | {
-            name?: string | null;
-            ciphertext?: Uint8Array | string | null;
-            ciphertextCrc32c?: Int64Like;
-            verifiedPlaintextCrc32c?: boolean | null;
-            verifiedAdditionalAuthenticatedDataCrc32c?: boolean | null;
-          }
-        | undefined,
-      ];
-      const ciphertext = bytes(out?.ciphertext);
-      if (ciphertext === undefined || ciphertext.length === 0) throw new ByokError('kms_error', 'Cloud KMS Encrypt returned no ciphertext');
-      if (out?.name !== versionName) throw new ByokError('kms_error', 'Cloud KMS Encrypt used another key version than requested');
-      if (out.verifiedPlaintextCrc32c !== true || out.verifiedAdditionalAuthenticatedDataCrc32c !== true || int64(out.ciphertextCrc32c) !== crc32c(ciphertext)) {
-        throw new ByokError('kms_error', 'Cloud KMS Encrypt failed its CRC32C integrity checks');
-      }
-      return ciphertext;
+      const out = await encrypt(versionName, dek, context.aad);
+      if (out.versionName !== versionName) throw new ByokError('kms_error', 'Cloud KMS Encrypt used another key version than requested');
+      return out.ciphertext;
     },
     async unwrap(wrapped: Uint8Array, ref: KmsKeyRef, context: KmsContext): Promise<Buffer> {
       const key = select(ref.keyId, ref.version);
@@ -212,16 +250,20 @@ export function gcpKms(options: GcpKmsOptions): GcpKms {
         ciphertextCrc32c: { value: crc32c(wrapped) },
         additionalAuthenticatedDataCrc32c: { value: crc32c(context.aad) },
       };
-      const [out] = (await call('Decrypt', () => client.decrypt(request, callOptions))) as [
-        { plaintext?: Uint8Array | string | null; plaintextCrc32c?: Int64Like } | undefined,
-      ];
-      const plaintext = bytes(out?.plaintext);
-      if (plaintext === undefined) throw new ByokError('kms_error', 'Cloud KMS Decrypt returned no plaintext');
-      if (int64(out?.plaintextCrc32c) !== crc32c(plaintext)) {
-        plaintext.fill(0);
-        throw new ByokError('kms_error', 'Cloud KMS Decrypt failed its CRC32C integrity check');
-      }
-      return plaintext;
+      return callVerified(
+        'Decrypt',
+        () => client.decrypt(request, callOptions),
+        (answer) => {
+          const [out] = answer as [{ plaintext?: Uint8Array | string | null; plaintextCrc32c?: Int64Like } | undefined];
+          const plaintext = bytes(out?.plaintext);
+          if (plaintext === undefined) return undefined;
+          if (int64(out?.plaintextCrc32c) !== crc32c(plaintext)) {
+            plaintext.fill(0);
+            return undefined;
+          }
+          return plaintext;
+        },
+      );
     },
     async listKeys(): Promise<KmsKeyInfo[]> {
       const current = await this.primaryKey();
@@ -249,6 +291,25 @@ export function classify(operation: string, error: unknown, timedOut: boolean): 
   }
   if (code === INVALID_ARGUMENT && operation === 'Decrypt') {
     return { retry: false, error: new ByokError('seal_invalid', 'Cloud KMS refused to decrypt: the wrapped key does not verify under this key and context') };
+  }
+  if (code === PERMISSION_DENIED) {
+    const permission = permissionOf(error);
+    return {
+      retry: false,
+      error: new ByokError(
+        'kms_error',
+        `Cloud KMS ${operation} was denied: the credentials lack ${permission ?? 'a permission'} on the crypto key (grant roles/cloudkms.cryptoKeyEncrypterDecrypter on it)`,
+        { details: { driver: 'gcp', operation, grpcCode: code, reason: 'permission_denied', ...(permission ? { permission } : {}) } },
+      ),
+    };
+  }
+  if (code === UNAUTHENTICATED) {
+    return {
+      retry: false,
+      error: new ByokError('kms_error', `Cloud KMS ${operation} was refused: the credentials were not accepted (expired, revoked or missing)`, {
+        details: { driver: 'gcp', operation, grpcCode: code, reason: 'unauthenticated' },
+      }),
+    };
   }
   if (code === NOT_FOUND || code === FAILED_PRECONDITION) {
     return { retry: false, error: new ByokError('kms_key_unknown', `Cloud KMS ${operation} failed: the key or key version is missing or not enabled`, { details: { grpcCode: code } }) };
@@ -279,6 +340,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** The permission Cloud KMS names in a `PERMISSION_DENIED` (`Permission 'cloudkms.….…' denied on resource …`). */
+function permissionOf(error: unknown): string | undefined {
+  // gRPC carries the text in `details`, the REST fallback in `message`.
+  const e = (error ?? {}) as { details?: unknown; message?: unknown };
+  const text = [e.details, e.message].filter((v): v is string => typeof v === 'string').join('\n');
+  return /Permission '(cloudkms\.[A-Za-z]+\.[A-Za-z]+)' denied/.exec(text)?.[1];
 }
 
 function checkKeyName(name: unknown, field: string): asserts name is string {

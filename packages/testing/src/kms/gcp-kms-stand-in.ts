@@ -16,7 +16,56 @@ export interface GcpKmsStandInOptions {
   cryptoKeys?: string[];
   /** Faults to play from the first call on (gRPC and REST alike). */
   faults?: KmsStandInFault[];
+  /** What the caller's IAM role allows (default: everything); see {@link GcpKmsPermissions}. */
+  permissions?: GcpKmsPermissions;
 }
+
+/**
+ * The IAM permissions the caller holds, per operation (an omitted one is granted):
+ * `encrypt` = `cloudkms.cryptoKeyVersions.useToEncrypt`, `decrypt` =
+ * `cloudkms.cryptoKeyVersions.useToDecrypt`, `get` = `cloudkms.cryptoKeys.get`.
+ * `roles/cloudkms.cryptoKeyEncrypterDecrypter` is `{ encrypt: true, decrypt: true, get: false }`.
+ * A call without its permission fails as Cloud KMS fails it: `PERMISSION_DENIED` (gRPC 7,
+ * REST 403) naming the permission and the crypto key.
+ */
+export interface GcpKmsPermissions {
+  encrypt?: boolean;
+  decrypt?: boolean;
+  get?: boolean;
+}
+
+/**
+ * A well-formed answer whose integrity fields do not hold, as a response damaged between
+ * Cloud KMS and the client would look (the reason Cloud KMS has CRC32C fields at all):
+ * - `corrupt-ciphertext` (Encrypt): one bit of `ciphertext` flipped, `ciphertextCrc32c` of the original;
+ * - `corrupt-ciphertext-crc` (Encrypt): `ciphertextCrc32c` of other bytes;
+ * - `unverified-plaintext-crc` (Encrypt): `verifiedPlaintextCrc32c: false`, as if the request's checksum never arrived;
+ * - `unverified-aad-crc` (Encrypt): `verifiedAdditionalAuthenticatedDataCrc32c: false`, likewise;
+ * - `corrupt-plaintext` (Decrypt): one bit of `plaintext` flipped, `plaintextCrc32c` of the original;
+ * - `corrupt-plaintext-crc` (Decrypt): `plaintextCrc32c` of other bytes.
+ */
+export type GcpIntegrityFaultKind =
+  | 'corrupt-ciphertext'
+  | 'corrupt-ciphertext-crc'
+  | 'unverified-plaintext-crc'
+  | 'unverified-aad-crc'
+  | 'corrupt-plaintext'
+  | 'corrupt-plaintext-crc';
+
+/** An integrity fault for the next `times` (default 1) calls of the operation its kind names. */
+export interface GcpIntegrityFault {
+  kind: GcpIntegrityFaultKind;
+  times?: number;
+}
+
+const INTEGRITY_FAULT_OPERATION: Record<GcpIntegrityFaultKind, 'Encrypt' | 'Decrypt'> = {
+  'corrupt-ciphertext': 'Encrypt',
+  'corrupt-ciphertext-crc': 'Encrypt',
+  'unverified-plaintext-crc': 'Encrypt',
+  'unverified-aad-crc': 'Encrypt',
+  'corrupt-plaintext': 'Decrypt',
+  'corrupt-plaintext-crc': 'Decrypt',
+};
 
 /** The state of a key version (as Cloud KMS names them). */
 export type GcpKeyVersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
@@ -48,6 +97,16 @@ export interface GcpKmsStandIn {
   rotate(keyName: string): number;
   setVersionState(keyName: string, version: number, state: GcpKeyVersionState): void;
   injectFaults(fault: KmsStandInFault): void;
+  /** Replaces the caller's permissions (`{}` grants everything again). */
+  setPermissions(permissions: GcpKmsPermissions): void;
+  /**
+   * `false`: every call is refused as with revoked or expired credentials,
+   * `UNAUTHENTICATED` (gRPC 16, REST 401 with `WWW-Authenticate`). Default `true`.
+   */
+  setCredentialsValid(valid: boolean): void;
+  /** Damages the integrity fields of the next matching successful answers (gRPC and REST alike). */
+  injectIntegrityFault(fault: GcpIntegrityFault): void;
+  /** Drops pending faults of both kinds. */
   clearFaults(): void;
   /** Calls served, per operation (`Encrypt`, `Decrypt`, `GetCryptoKey`); `total` counts Encrypt and Decrypt only. */
   calls(): KmsStandInCalls;
@@ -72,21 +131,57 @@ interface CryptoKey {
 const Status = {
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 const HTTP_OF: Partial<Record<number, [number, string]>> = {
   [Status.INVALID_ARGUMENT]: [400, 'INVALID_ARGUMENT'],
   [Status.FAILED_PRECONDITION]: [400, 'FAILED_PRECONDITION'],
   [Status.NOT_FOUND]: [404, 'NOT_FOUND'],
+  [Status.PERMISSION_DENIED]: [403, 'PERMISSION_DENIED'],
+  [Status.UNAUTHENTICATED]: [401, 'UNAUTHENTICATED'],
   [Status.RESOURCE_EXHAUSTED]: [429, 'RESOURCE_EXHAUSTED'],
   [Status.UNAVAILABLE]: [503, 'UNAVAILABLE'],
   [Status.INTERNAL]: [500, 'INTERNAL'],
   [Status.UNIMPLEMENTED]: [501, 'UNIMPLEMENTED'],
 };
+
+/** The IAM permission each operation needs, as Cloud KMS names it in its refusal. */
+const PERMISSION_OF: Record<string, { option: keyof GcpKmsPermissions; permission: string }> = {
+  Encrypt: { option: 'encrypt', permission: 'cloudkms.cryptoKeyVersions.useToEncrypt' },
+  Decrypt: { option: 'decrypt', permission: 'cloudkms.cryptoKeyVersions.useToDecrypt' },
+  GetCryptoKey: { option: 'get', permission: 'cloudkms.cryptoKeys.get' },
+};
+const UNAUTHENTICATED_MESSAGE =
+  'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.';
+
+/**
+ * Enum values as numbers, for a REST client that asks for them
+ * (`$alt=json;enum-encoding=int`, which @google-cloud/kms always sends).
+ */
+const ENUM_NUMBERS: Record<string, Record<string, number>> = {
+  protectionLevel: { PROTECTION_LEVEL_UNSPECIFIED: 0, SOFTWARE: 1, HSM: 2, EXTERNAL: 3, EXTERNAL_VPC: 4 },
+  state: { CRYPTO_KEY_VERSION_STATE_UNSPECIFIED: 0, ENABLED: 1, DISABLED: 2, DESTROYED: 3, DESTROY_SCHEDULED: 4, PENDING_GENERATION: 5 },
+  purpose: { CRYPTO_KEY_PURPOSE_UNSPECIFIED: 0, ENCRYPT_DECRYPT: 1 },
+  algorithm: { CRYPTO_KEY_VERSION_ALGORITHM_UNSPECIFIED: 0, GOOGLE_SYMMETRIC_ENCRYPTION: 1 },
+};
+
+/** A REST answer with its enum fields (at any depth) as numbers. */
+function numericEnums(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(numericEnums);
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    const table = ENUM_NUMBERS[key];
+    out[key] = table !== undefined && typeof field === 'string' && table[field] !== undefined ? table[field] : numericEnums(field);
+  }
+  return out;
+}
 
 class KmsCallError extends Error {
   constructor(
@@ -143,6 +238,33 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
   const byOperation: Record<string, number> = {};
   const requests: GcpKmsStandInRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const integrityFaults: Array<{ kind: GcpIntegrityFaultKind; times: number }> = [];
+  let permissions: GcpKmsPermissions = { ...options.permissions };
+  let credentialsValid = true;
+
+  /** Authentication, then IAM, as Cloud KMS checks them before anything else (a refused call consumes no fault). */
+  function authorize(operation: string, name: string): void {
+    if (!credentialsValid) throw new KmsCallError(Status.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE);
+    const needed = PERMISSION_OF[operation];
+    if (needed !== undefined && permissions[needed.option] === false) {
+      const resource = name.replace(/\/cryptoKeyVersions\/[^/]+$/, '');
+      throw new KmsCallError(Status.PERMISSION_DENIED, `Permission '${needed.permission}' denied on resource '${resource}' (or it may not exist).`);
+    }
+  }
+
+  function takeIntegrityFault(operation: 'Encrypt' | 'Decrypt'): GcpIntegrityFaultKind | undefined {
+    const index = integrityFaults.findIndex((f) => INTEGRITY_FAULT_OPERATION[f.kind] === operation);
+    if (index < 0) return undefined;
+    const fault = integrityFaults[index]!;
+    if (--fault.times <= 0) integrityFaults.splice(index, 1);
+    return fault.kind;
+  }
+  const flipBit = (data: Buffer): Buffer => {
+    const copy = Buffer.from(data);
+    copy[copy.length - 1]! ^= 0x01;
+    return copy;
+  };
+  const otherCrc = (crc: number): number => (crc ^ 0x01) >>> 0;
 
   const cryptoKeyName = (id: string) => `${ringName}/cryptoKeys/${id}`;
   function createCryptoKey(id: string): string {
@@ -197,7 +319,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
     const header = Buffer.alloc(4);
     header.writeUInt32BE(version);
     const ciphertext = Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
-    return {
+    const out = {
       name: `${key.name}/cryptoKeyVersions/${version}`,
       ciphertext,
       ciphertextCrc32c: crc32c(ciphertext),
@@ -205,6 +327,18 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
       verifiedAdditionalAuthenticatedDataCrc32c: verifiedAad,
       protectionLevel: 'SOFTWARE',
     };
+    switch (takeIntegrityFault('Encrypt')) {
+      case 'corrupt-ciphertext':
+        return { ...out, ciphertext: flipBit(ciphertext) };
+      case 'corrupt-ciphertext-crc':
+        return { ...out, ciphertextCrc32c: otherCrc(out.ciphertextCrc32c) };
+      case 'unverified-plaintext-crc':
+        return { ...out, verifiedPlaintextCrc32c: false };
+      case 'unverified-aad-crc':
+        return { ...out, verifiedAdditionalAuthenticatedDataCrc32c: false };
+      default:
+        return out;
+    }
   }
 
   function decrypt(input: DecryptInput) {
@@ -226,7 +360,15 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
     } catch {
       throw invalid();
     }
-    return { plaintext, plaintextCrc32c: crc32c(plaintext), usedPrimary: version === key.primary, protectionLevel: 'SOFTWARE' };
+    const out = { plaintext, plaintextCrc32c: crc32c(plaintext), usedPrimary: version === key.primary, protectionLevel: 'SOFTWARE' };
+    switch (takeIntegrityFault('Decrypt')) {
+      case 'corrupt-plaintext':
+        return { ...out, plaintext: flipBit(plaintext) };
+      case 'corrupt-plaintext-crc':
+        return { ...out, plaintextCrc32c: otherCrc(out.plaintextCrc32c) };
+      default:
+        return out;
+    }
   }
 
   function getCryptoKey(name: string) {
@@ -251,6 +393,13 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
   function run<T>(transport: 'grpc' | 'rest', operation: string, name: string, fn: () => T, reply: (error: KmsCallError | null, value?: T) => void): void {
     const record: GcpKmsStandInRequest = { transport, operation, name, code: 0 };
     requests.push(record);
+    try {
+      authorize(operation, name);
+    } catch (error) {
+      record.code = (error as KmsCallError).code;
+      reply(error as KmsCallError);
+      return;
+    }
     const fault = faults.take(operation);
     if (fault?.kind === 'timeout') {
       record.code = -1;
@@ -342,19 +491,21 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
   // ---- REST ---------------------------------------------------------------------
   const b64 = (value: unknown): Buffer => (typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.alloc(0));
   const num = (value: unknown): number | undefined => (value === undefined || value === null ? undefined : Number(value));
-  function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  function sendJson(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(payload);
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   }
   const restReply =
-    (res: ServerResponse, shape: (value: never) => unknown) =>
+    (res: ServerResponse, shape: (value: never) => unknown, enums: 'string' | 'int' = 'string') =>
     (error: KmsCallError | null, value?: unknown) => {
       if (error) {
         const [status, name] = HTTP_OF[error.code] ?? [500, 'INTERNAL'];
-        sendJson(res, status, { error: { code: status, message: error.message, status: name } });
+        const challenge = error.code === Status.UNAUTHENTICATED ? { 'www-authenticate': 'Bearer realm="https://accounts.google.com/"' } : undefined;
+        sendJson(res, status, { error: { code: status, message: error.message, status: name } }, challenge);
       } else {
-        sendJson(res, 200, shape(value as never));
+        const out = shape(value as never);
+        sendJson(res, 200, enums === 'int' ? numericEnums(out) : out);
       }
     };
   async function onRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -362,6 +513,8 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = decodeURIComponent(url.pathname);
+    // The client's `$alt=json;enum-encoding=int` asks for enums as numbers.
+    const enums = (url.searchParams.get('$alt') ?? '').split(';').includes('enum-encoding=int') ? 'int' : 'string';
     const match = /^\/v1\/(.+?)(?::(encrypt|decrypt))?$/.exec(path);
     let body: Record<string, unknown> = {};
     try {
@@ -380,7 +533,7 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
           plaintextCrc32c: num(body.plaintextCrc32c),
           aadCrc32c: num(body.additionalAuthenticatedDataCrc32c),
         }),
-      restReply(res, (out: ReturnType<typeof encrypt>) => ({ ...out, ciphertext: out.ciphertext.toString('base64'), ciphertextCrc32c: String(out.ciphertextCrc32c) })));
+      restReply(res, (out: ReturnType<typeof encrypt>) => ({ ...out, ciphertext: out.ciphertext.toString('base64'), ciphertextCrc32c: String(out.ciphertextCrc32c) }), enums));
     } else if (match && req.method === 'POST' && match[2] === 'decrypt') {
       const name = match[1]!;
       run('rest', 'Decrypt', name, () =>
@@ -391,14 +544,14 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
           ciphertextCrc32c: num(body.ciphertextCrc32c),
           aadCrc32c: num(body.additionalAuthenticatedDataCrc32c),
         }),
-      restReply(res, (out: ReturnType<typeof decrypt>) => ({ ...out, plaintext: out.plaintext.toString('base64'), plaintextCrc32c: String(out.plaintextCrc32c) })));
+      restReply(res, (out: ReturnType<typeof decrypt>) => ({ ...out, plaintext: out.plaintext.toString('base64'), plaintextCrc32c: String(out.plaintextCrc32c) }), enums));
     } else if (match && req.method === 'GET' && match[2] === undefined) {
       const name = match[1]!;
       run('rest', 'GetCryptoKey', name, () => getCryptoKey(name), restReply(res, (out: ReturnType<typeof getCryptoKey>) => ({
         ...out,
         createTime: new Date(Number(out.createTime.seconds) * 1000).toISOString(),
         primary: { ...out.primary, createTime: new Date(Number(out.primary.createTime.seconds) * 1000).toISOString() },
-      })));
+      }), enums));
     } else {
       sendJson(res, 404, { error: { code: 404, message: `No route for ${req.method} ${url.pathname}`, status: 'NOT_FOUND' } });
     }
@@ -434,7 +587,20 @@ export async function startGcpKmsStandIn(options: GcpKmsStandInOptions = {}): Pr
       v.state = state;
     },
     injectFaults: (fault) => faults.add(fault),
-    clearFaults: () => faults.clear(),
+    setPermissions(next) {
+      permissions = { ...next };
+    },
+    setCredentialsValid(valid) {
+      credentialsValid = valid;
+    },
+    injectIntegrityFault(fault) {
+      const times = fault.times ?? 1;
+      if (times > 0) integrityFaults.push({ kind: fault.kind, times });
+    },
+    clearFaults: () => {
+      faults.clear();
+      integrityFaults.length = 0;
+    },
     calls: () => {
       const total = (byOperation.Encrypt ?? 0) + (byOperation.Decrypt ?? 0);
       return { total, byOperation: { ...byOperation } };

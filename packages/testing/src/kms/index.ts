@@ -8,4 +8,4 @@ export { startAwsKmsStandIn } from './aws-kms-stand-in';
 export type { AwsKmsStandIn, AwsKmsStandInOptions, AwsKmsStandInRequest } from './aws-kms-stand-in';
 export type { KmsStandInFault, KmsStandInCalls } from './kms-faults';
 export { startGcpKmsStandIn } from './gcp-kms-stand-in';
-export type { GcpKmsStandIn, GcpKmsStandInOptions, GcpKmsStandInRequest, GcpKeyVersionState, GcpIntegrityFault, GcpIntegrityFaultKind } from './gcp-kms-stand-in';
+export type { GcpKmsStandIn, GcpKmsStandInOptions, GcpKmsStandInRequest, GcpKeyVersionState, GcpIntegrityFault, GcpIntegrityFaultKind, GcpKmsPermissions } from './gcp-kms-stand-in';
