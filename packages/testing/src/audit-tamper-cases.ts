@@ -1,17 +1,8 @@
 import { expect, it } from 'vitest';
-import {
-  AuditService,
-  auditHashedFields,
-  auditRowHash,
-  generateAuditCheckpointKeys,
-  signAuditCheckpoint,
-  uuidv7,
-  type AuditCheckpointSink,
-  type AuditRow,
-  type AuditVerifyReport,
-  type SignedAuditCheckpoint,
-  type Store,
-} from '@byok/core';
+import { generateAuditCheckpointKeys, type AuditCheckpointSink, type AuditVerifyReport, type SignedAuditCheckpoint } from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { auditHashedFields, auditRowHash, signAuditCheckpoint } from '@byok/core/audit';
+import { uuidv7, type AuditRow, type Store } from '@byok/core/store';
 import type { StoreTamper } from './store-tamper';
 
 /** The store under test and a tamper that corrupts it behind its back. */
@@ -21,11 +12,7 @@ export interface AuditTamperTarget {
 }
 
 /**
- * import { beforeAll, describe } from 'vitest';
- * import { createStore, type Store } from '@byok/core/store';
  * Registers byok's audit tamper-detection cases (vitest `it` blocks) in the current
- *   let store: Store;
- *   beforeAll(async () => void (store = await createStore({ database: { memory: true } })));
  * `describe`: an edited row (a field, the metadata, its bytes), an edited chain re-hashed
  * to the end, a deleted row, inserted rows (past the head, and in the middle), reordered
  * rows, a truncated tail, a dropped chain, a missing or wrong head, forged checkpoints and
@@ -34,7 +21,11 @@ export interface AuditTamperTarget {
  * to the case's chains). `storeConformance()` runs them for every store.
  *
  * @example
+ * import { beforeAll, describe } from 'vitest';
+ * import { createStore, type Store } from '@byok/core/store';
  * describe('audit tamper detection', () => {
+ *   let store: Store;
+ *   beforeAll(async () => void (store = await createStore({ database: { memory: true } })));
  *   auditTamperCases(() => ({ store, tamper: memoryTamper(store) }));
  * });
  */
@@ -73,6 +64,17 @@ export function auditTamperCases(target: () => AuditTamperTarget): void {
     expectFirstBad(await t.verify(false), { chain: t.chain, seq: 3, id: row.id, reason: 'metadata_not_canonical' });
     await tamper.updateAuditRow(row.id, { metadata: row.metadata });
     expect((await t.verify(true)).ok).toBe(true);
+  });
+
+  it('names the next row when one row is edited and re-hashed alone (prev_hash_mismatch)', async () => {
+    const { store, tamper } = target();
+    const t = await seedTrail(store);
+    // Row 3 hashes correctly again, so only row 4's link to it can tell.
+    const edited = { ...t.rows[2]!, outcome: 'failure' as const };
+    await tamper.updateAuditRow(edited.id, { outcome: edited.outcome, hash: auditRowHash(edited.prevHash, auditHashedFields(edited)) });
+    for (const withCheckpoints of [false, true]) {
+      expectFirstBad(await t.verify(withCheckpoints), { chain: t.chain, seq: 4, id: t.rows[3]!.id, reason: 'prev_hash_mismatch' });
+    }
   });
 
   it('needs checkpoints to catch an edit re-hashed to the end of the chain (checkpoint_mismatch)', async () => {

@@ -1,18 +1,11 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  isByokError,
-  uuidv7,
-  type AuditAppendInput,
-  type AuditRow,
-import { vaultStoreCases } from './vault-store-cases';
-  type IdentityRow,
-  type Store,
-  type UserRow,
-} from '@byok/core';
+import { isByokError } from '@byok/core';
+import { uuidv7, type AuditAppendInput, type AuditRow, type IdentityRow, type Store, type UserRow } from '@byok/core/store';
 import type { StoreTamper } from './store-tamper';
 import { auditTamperCases } from './audit-tamper-cases';
 import { authStoreCases } from './auth-store-cases';
+import { vaultStoreCases } from './vault-store-cases';
 
 /** What `makeStore` returns: a migrated store, a tamper for it, and how to tear both down. */
 export interface StoreConformanceTarget {
@@ -416,6 +409,8 @@ export function storeConformance(options: StoreConformanceOptions): void {
     });
 
     describe('auth', () => authStoreCases(store));
+
+    describe('vault', () => vaultStoreCases(store));
 
     describe('audit tamper detection', () => {
       // ──────────────────────────────────────────────────────────────────────────────

@@ -8,6 +8,8 @@ export type { StoreTamper } from '../store-tamper';
 export { auditTamperCases } from '../audit-tamper-cases';
 export type { AuditTamperTarget } from '../audit-tamper-cases';
 export { authStoreCases } from '../auth-store-cases';
+export { rateLimitStoreConformance } from '../rate-limit-store-conformance';
+export type { RateLimitStoreConformanceOptions, RateLimitStoreConformanceTarget } from '../rate-limit-store-conformance';
 export {
   createTestDatabase,
   parseTestDatabases,
