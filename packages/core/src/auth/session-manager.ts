@@ -1,6 +1,6 @@
 import { ByokError } from '../errors';
 import type { RateLimiter } from '../http/rate-limit/rate-limiter';
-import { NO_REQUEST_META } from '../http/request-meta';
+import { MAX_USER_AGENT_LENGTH, NO_REQUEST_META } from '../http/request-meta';
 import type { AuthContext, RequestMeta } from '../http/types';
 import type { AuthSessionRow } from '../store/auth-repositories';
 import type { Store } from '../store/store';
@@ -56,8 +56,7 @@ export interface SessionManagerOptions {
   onRevoked: () => void;
 }
 
-/** The longest User-Agent and IP kept on a session row. */
-const MAX_USER_AGENT = 512;
+/** The longest IP text kept on a session row (an IPv6 address with a zone fits). */
 const MAX_IP = 64;
 
 /**
@@ -297,7 +296,7 @@ export class SessionManager {
 }
 
 function clipUserAgent(userAgent: string | null): string | null {
-  return userAgent?.slice(0, MAX_USER_AGENT) ?? null;
+  return userAgent?.slice(0, MAX_USER_AGENT_LENGTH) ?? null;
 }
 
 function clipIp(ip: string | null): string | null {
