@@ -32,6 +32,17 @@ async function newUser(byok: Byok, subject: string = randomUUID()): Promise<stri
   return user.id;
 }
 
+/**
+ * The token with one bit of its decoded signature flipped. Editing the last base64url
+ * characters instead can leave the bytes unchanged (the last one carries padding bits).
+ */
+function withFlippedSignatureBit(token: string): string {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  const bytes = Buffer.from(signature, 'base64url');
+  bytes[0]! ^= 0x01;
+  return `${header}.${payload}.${bytes.toString('base64url')}`;
+}
+
 function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
 }
@@ -104,7 +115,7 @@ for (const backend of BACKENDS) {
         signTestJwt({ ...header, alg: 'EdDSA' } as never, payload, foreign.privateKey),
         (await issueAccessToken(byok.auth!.keys.ring, { sub: userId, sid: tokens.sessionId }, { issuer: 'https://evil.example', audience: BASE, clock })).token,
         (await issueAccessToken(byok.auth!.keys.ring, { sub: userId, sid: tokens.sessionId }, { issuer: BASE, audience: 'https://other.example', clock })).token,
-        `${tokens.accessToken.slice(0, -4)}AAAA`,
+        withFlippedSignatureBit(tokens.accessToken),
       ];
       for (const token of forged) {
         const res = await new Browser(byok).request('GET', '/me', { headers: bearer(token) });

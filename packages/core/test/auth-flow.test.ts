@@ -93,6 +93,23 @@ for (const backend of BACKENDS) {
       expect(after.status).toBe(401);
     });
 
+    it("never lets one user sign out another user's real session", async () => {
+      const alice = new Browser(byok);
+      const bob = new Browser(byok);
+      await alice.signIn('dev', 'alice');
+      await bob.signIn('dev', 'bob');
+      const aliceSessions = (await alice.request('GET', '/auth/sessions')).body as { items: Array<{ id: string; current: boolean }> };
+      const aliceSession = aliceSessions.items.find((s) => s.current)!;
+      const bobSessions = (await bob.request('GET', '/auth/sessions')).body as { items: Array<{ id: string }> };
+      expect(bobSessions.items.map((s) => s.id)).not.toContain(aliceSession.id);
+
+      const refused = await bob.request('DELETE', `/auth/sessions/${aliceSession.id}`);
+      expect(refused.status).toBe(404);
+      expect((refused.body as { error: { code: string } }).error.code).toBe('not_found');
+      expect((await alice.request('POST', '/auth/refresh')).status).toBe(200);
+      expect(((await alice.request('GET', '/auth/sessions')).body as { items: Array<{ id: string }> }).items.map((s) => s.id)).toContain(aliceSession.id);
+    });
+
     it('lists sessions with device and ip, revokes one, logs out, signs out everywhere', async () => {
       const laptop = new Browser(byok);
       const phone = new Browser(byok);

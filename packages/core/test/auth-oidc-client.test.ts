@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OidcClient, google, isByokError, isLoopbackHost, oidc } from '@byok/core';
-import type { ByokError } from '@byok/core';
+import { google, isByokError, isLoopbackHost, oidc } from '@byok/core';
+import { OidcClient } from '../src/auth/oidc-client';
+import type { ByokError, OidcIssuerConfig } from '@byok/core';
 import { driveLogin, startDevIssuer, testSigningKeyPair } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';
 
@@ -224,6 +227,25 @@ describe('OidcClient against the dev issuer', () => {
     await expectReason(rp.finishLogin(callback, start), 'callback_invalid');
   });
 
+  it('counts only true or "true" as a verified e-mail: "false", "False", 1, "yes" are not verified', async () => {
+    const rp = client();
+    for (const [asserted, verified] of [
+      ['false', false],
+      ['False', false],
+      [1, false],
+      ['yes', false],
+      ['true', true],
+      [true, true],
+    ] as const) {
+      const start = await rp.startLogin();
+      const callback = await driveLogin(start.url, { login: 'alice' });
+      issuer.tamperNextIdToken({ claims: { email_verified: asserted } });
+      const result = await rp.finishLogin(callback, start);
+      expect(result.claims.email_verified, `the ID token carried ${JSON.stringify(asserted)}`).toBe(asserted);
+      expect(result.emailVerified, `email_verified: ${JSON.stringify(asserted)}`).toBe(verified);
+    }
+  });
+
   it('refuses a callback without a code', async () => {
     const rp = client();
     const start = await rp.startLogin();
@@ -261,6 +283,31 @@ describe('plain-http issuers in production', () => {
       await expect(rp.startLogin()).rejects.toMatchObject({ code: 'config_invalid' });
     } finally {
       process.env.NODE_ENV = previous;
+    }
+  });
+});
+
+describe('plain-http issuers off loopback', () => {
+  it('are refused by an OidcClient built directly (not through oidc()), before any request', async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      // 0.0.0.0 and an IPv4-mapped address reach this machine, but are not loopback names.
+      for (const url of ['http://idp.example', `http://0.0.0.0:${port}`, `http://[::ffff:127.0.0.1]:${port}`, `http://127.0.0.1.nip.io:${port}`]) {
+        const config: OidcIssuerConfig = { id: 'direct', kind: 'oidc', issuer: url, clientId: 'byok', clientSecret: 'byok-secret', scopes: ['openid'], authorizationParams: {} };
+        const rp = new OidcClient(config, { redirectUri: REDIRECT, timeoutSeconds: 2 });
+        await expect(rp.startLogin(), url).rejects.toMatchObject({ code: 'config_invalid' });
+        await expect(rp.finishLogin('/cb?code=c&state=s', { state: 's', nonce: 'n', codeVerifier: 'v' }), url).rejects.toMatchObject({ code: 'config_invalid' });
+      }
+      expect(requests).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

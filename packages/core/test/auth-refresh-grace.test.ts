@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Byok } from '@byok/core';
-import type { DevIssuer } from '@byok/testing';
+import { selectTestBackends, type DevIssuer } from '@byok/testing';
 import { devIssuer, makeByok, openDatabase, startIssuer, type Backend, type Database } from './auth-flow-harness';
 
 const GRACE_SECONDS = 30;
@@ -23,7 +23,7 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
 
 // The grace for a parallel tab must end: after it, the direct predecessor of the family
 // head is a replayed token like any other, and the whole family is signed out.
-for (const backend of ['memory', 'sqlite'] as const satisfies readonly Backend[]) {
+for (const backend of selectTestBackends<Backend>(['memory', 'sqlite'])) {
   describe(`refresh grace on ${backend}`, () => {
     let db: Database;
     let byok: Byok;

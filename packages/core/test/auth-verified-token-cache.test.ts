@@ -45,7 +45,13 @@ describe('verified access-token memory', () => {
     const { user } = await byok.users.findOrCreate({ issuer: issuer.issuer, subject: 'cache-forge' });
     const { accessToken } = await byok.auth!.createSession(user.id);
     await byok.auth!.authenticate(bearer(accessToken));
-    const forged = accessToken.slice(0, -2) + (accessToken.endsWith('A') ? 'BB' : 'AA');
+    // Flip a bit of the decoded signature: editing the last base64url characters can
+    // leave the bytes unchanged (the last character carries padding bits).
+    const [header, payload, signature] = accessToken.split('.') as [string, string, string];
+    const bytes = Buffer.from(signature, 'base64url');
+    bytes[0]! ^= 0x01;
+    const forged = `${header}.${payload}.${bytes.toString('base64url')}`;
+    expect(Buffer.from(forged.split('.')[2]!, 'base64url').equals(Buffer.from(signature, 'base64url'))).toBe(false);
     await expect(byok.auth!.authenticate(bearer(forged))).rejects.toMatchObject({ code: 'unauthenticated' });
   });
 });

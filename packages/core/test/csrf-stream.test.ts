@@ -68,11 +68,12 @@ describe('CSRF on cookie-authenticated event streams', () => {
 
   it('lets the stream through from an allowed Origin or a same-origin fetch, and with a Bearer token', async () => {
     for (const method of ['GET', 'POST']) {
-      for (const headers of [
+      const allowed: Array<Record<string, string>> = [
         { ...cookie(), origin: APP },
         { ...cookie(), 'sec-fetch-site': 'same-origin' },
         { authorization: `Bearer ${accessToken}`, origin: 'https://evil.example' },
-      ]) {
+      ];
+      for (const headers of allowed) {
         const response = await send(method, '/test/stream', headers);
         expect(response.status).toBe(200);
         expect(response.stream).toBeDefined();

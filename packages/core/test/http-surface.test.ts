@@ -40,10 +40,22 @@ describe('HTTP operation registry', () => {
     expect(res.body).toEqual({ error: { code: 'unauthenticated', message: expect.any(String) } });
   });
 
-  it('treats another user’s id as not found', async () => {
-    const res = await byok.http.handle(request('GET', '/me', { headers: as('019a0000-0000-7000-8000-000000000000') }));
-    expect(res.status).toBe(404);
-    expect((res.body as any).error.code).toBe('not_found');
+  it('scopes every call to the caller: a second real user never reads or changes the first one’s rows', async () => {
+    const { user: bob } = await byok.users.findOrCreate({ issuer: 'https://issuer.test', subject: 's2', email: 'b@example.com', emailVerified: true, name: 'Bob' });
+    const adaBefore = (await byok.http.handle(request('GET', '/me', { headers: as(userId) }))).body;
+    const adaPrefs = (await byok.http.handle(request('GET', '/me/preferences', { headers: as(userId) }))).body;
+
+    expect((await byok.http.handle(request('GET', '/me', { headers: as(bob.id) }))).body).toMatchObject({ id: bob.id, name: 'Bob', email: 'b@example.com' });
+    expect((await byok.http.handle(request('PATCH', '/me', { headers: as(bob.id), body: { name: 'Bob B' } }))).status).toBe(200);
+    expect((await byok.http.handle(request('PATCH', '/me/preferences', { headers: as(bob.id), body: { theme: 'dark' } }))).status).toBe(200);
+    expect((await byok.http.handle(request('POST', '/me/delete', { headers: as(bob.id), body: { confirm: true } }))).status).toBeLessThan(300);
+
+    expect((await byok.http.handle(request('GET', '/me', { headers: as(userId) }))).body).toEqual(adaBefore);
+    expect((await byok.http.handle(request('GET', '/me/preferences', { headers: as(userId) }))).body).toEqual(adaPrefs);
+    // a caller whose user is gone is not found, never an error that tells more
+    const gone = await byok.http.handle(request('GET', '/me', { headers: as(bob.id) }));
+    expect(gone.status).toBe(404);
+    expect((gone.body as any).error.code).toBe('not_found');
   });
 
   it('gives 404 for unknown paths and 405 with Allow for a wrong method', async () => {

@@ -80,10 +80,26 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(await byok.users.getPreferences(user.id)).toMatchObject({ theme: 'dark', language: 'zh-Hant-TW', timezone: 'Asia/Taipei' });
   });
 
-  it('scopes everything by user id: another user’s id is not found', async () => {
-    await expectCode(byok.users.get('019a0000-0000-7000-8000-00000000beef'), 'not_found');
-    await expectCode(byok.users.update('019a0000-0000-7000-8000-00000000beef', { name: 'x' }), 'not_found');
-    await expectCode(byok.users.updatePreferences('019a0000-0000-7000-8000-00000000beef', { theme: 'dark' }), 'not_found');
+  it('scopes everything by user id: one user’s calls never read or change another user’s real rows', async () => {
+    const { user: erin } = await byok.users.findOrCreate({ issuer: ISSUER, subject: 'iso-erin', email: 'erin@example.com', name: 'Erin' });
+    const { user: frank } = await byok.users.findOrCreate({ issuer: ISSUER, subject: 'iso-frank', email: 'frank@example.com', name: 'Frank' });
+    await byok.users.updatePreferences(frank.id, { theme: 'dark', language: 'de', timezone: 'Europe/Berlin' });
+    const frankBefore = await byok.users.get(frank.id);
+    const frankPrefs = await byok.users.getPreferences(frank.id);
+
+    expect(await byok.users.get(erin.id)).toMatchObject({ id: erin.id, name: 'Erin' });
+    expect(await byok.users.getPreferences(erin.id)).toMatchObject({ theme: 'system', language: 'en', timezone: 'UTC' });
+    expect(await byok.users.update(erin.id, { name: 'Erin E', custom: { plan: 'pro' } })).toMatchObject({ id: erin.id, name: 'Erin E' });
+    await byok.users.updatePreferences(erin.id, { theme: 'light', language: 'pt-BR', timezone: 'America/Sao_Paulo' });
+    await byok.users.delete(erin.id);
+
+    expect(await byok.users.get(frank.id)).toEqual(frankBefore);
+    expect(await byok.users.getPreferences(frank.id)).toEqual(frankPrefs);
+    expect(frankPrefs).toMatchObject({ theme: 'dark', language: 'de', timezone: 'Europe/Berlin' });
+    // the deleted user is gone for every call
+    await expectCode(byok.users.get(erin.id), 'not_found');
+    await expectCode(byok.users.update(erin.id, { name: 'x' }), 'not_found');
+    await expectCode(byok.users.updatePreferences(erin.id, { theme: 'dark' }), 'not_found');
   });
 
   it('deletes a user with every row of theirs, keeping a verifiable audit trail that names no one', async () => {

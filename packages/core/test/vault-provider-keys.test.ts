@@ -66,13 +66,21 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect((await byok.keyVault.getStatus(bob, 'gemini')).status).toBe('valid');
   });
 
-  it('keeps users apart: another user’s key is missing, not forbidden', async () => {
-    expect(await codeOf(byok.keyVault.withKey(bob, 'openai', (k) => k))).toBe('key_missing');
+  it('refuses a provider that is not configured', async () => {
     expect(await codeOf(byok.keyVault.setKey(bob, 'openai', OTHER))).toBe('validation_failed');
+    expect(await codeOf(byok.keyVault.withKey(bob, 'openai', (k) => k))).toBe('key_missing');
+  });
+
+  it('keeps users apart: with a key of alice’s stored, bob’s calls for that provider find nothing and change nothing', async () => {
     await byok.keyVault.removeKey(bob, 'gemini');
+    const aliceRow = await byok.store.providerKeys.get(alice, 'gemini');
+    expect(aliceRow).toMatchObject({ userId: alice, provider: 'gemini', status: 'valid' });
     expect(await codeOf(byok.keyVault.withKey(bob, 'gemini', (k) => k))).toBe('key_missing');
     expect(await codeOf(byok.keyVault.getStatus(bob, 'gemini'))).toBe('key_missing');
+    expect(await codeOf(byok.keyVault.testKey(bob, 'gemini'))).toBe('key_missing');
     expect(await codeOf(byok.keyVault.removeKey(bob, 'gemini'))).toBe('key_missing');
+    expect(await byok.keyVault.listStatuses(bob)).toEqual([]);
+    expect(await byok.store.providerKeys.get(alice, 'gemini')).toEqual(aliceRow);
     expect(await byok.keyVault.withKey(alice, 'gemini', (key) => key)).toBe(GOOD);
   });
 
