@@ -67,6 +67,7 @@ export interface ByokOptions {
   migrate?: boolean;
   /** A pino-shaped logger; everything is sanitised before it reaches it. */
   logger?: Logger;
+  /** Where byok reads the time (`now()` in epoch ms). Default the system clock; tests pass a fake one. */
   clock?: Clock;
   /**
    * The KMS that wraps every data key: `localKms()` (default; master keys from
@@ -78,9 +79,20 @@ export interface ByokOptions {
   providers?: LlmProvider[];
   /** The key vault: its validation policy and data-key cache. */
   keyVault?: KeyVaultOptions & { cache?: DekCacheOptions | false };
+  /** User profiles: the schema of the host-defined `custom` field. */
   users?: Omit<UsersOptions, 'beforeUserCreate'>;
+  /** Host hooks that can veto an action. */
   hooks?: Pick<UsersOptions, 'beforeUserCreate'>;
-  audit?: { actions?: AuditActionRegistry; checkpoints?: AuditCheckpointOptions };
+  /** The audit trail: the host's own actions and the signed checkpoints that pin the chains. */
+  audit?: {
+    /** The host's audit actions, each with its metadata allow-list (`defineAuditActions`), beside byok's built-in ones. */
+    actions?: AuditActionRegistry;
+    /**
+     * Signed checkpoints written outside the database. Without them `byok audit verify`
+     * can show only that each chain is internally consistent.
+     */
+    checkpoints?: AuditCheckpointOptions;
+  };
   /**
    * State shared by several instances (an ioredis client): rate-limit counters, chat
    * stream slots, single-use login markers and, in strict mode, session revocations.
@@ -95,6 +107,7 @@ export interface ByokOptions {
    * `http.authenticate`).
    */
   auth?: AuthOptions;
+  /** How HTTP requests are identified: the caller, and the client IP behind proxies. */
   http?: {
     /**
      * How to identify the caller of an HTTP operation. `auth` supplies this; a host with
