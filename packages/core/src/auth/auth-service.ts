@@ -102,7 +102,7 @@ export class AuthService {
       issuers: this.#issuers,
       clock: deps.clock,
       logger: deps.logger,
-      keep: settings.storeIssuerTokens,
+      storeTokens: settings.storeIssuerTokens,
     });
     this.#sessions = new SessionManager({
       store: deps.store,

@@ -21,7 +21,7 @@ export interface IssuerTokensOptions {
   clock: Clock;
   logger: Logger;
   /** Keep the tokens at sign-in (`auth.storeIssuerTokens`, default true). */
-  keep: boolean;
+  storeTokens: boolean;
 }
 
 /**
@@ -29,7 +29,7 @@ export interface IssuerTokensOptions {
  * vault; revoked at the issuer (best effort) and deleted at sign-out.
  *
  * @example
- * const tokens = new IssuerTokens({ repository: store.oauthTokens, sealer, issuers, clock, logger, keep: true });
+ * const tokens = new IssuerTokens({ repository: store.oauthTokens, sealer, issuers, clock, logger, storeTokens: true });
  * await tokens.keep(userId, loginResult);
  */
 export class IssuerTokens {
@@ -41,7 +41,7 @@ export class IssuerTokens {
 
   /** Seals and stores the tokens of a finished login (replacing the user's previous ones from that issuer). */
   async keep(userId: string, result: OidcLoginResult): Promise<void> {
-    if (!this.#options.keep) return;
+    if (!this.#options.storeTokens) return;
     const { repository, sealer, clock } = this.#options;
     const now = clock.now();
     const id = uuidv7(now);
