@@ -5,6 +5,7 @@ import { uuidv7, type AuditAppendInput, type AuditRow, type IdentityRow, type St
 import type { StoreTamper } from './store-tamper';
 import { auditTamperCases } from './audit-tamper-cases';
 import { authStoreCases } from './auth-store-cases';
+import { chatStoreCases } from './chat-store-cases';
 import { vaultStoreCases } from './vault-store-cases';
 
 /** What `makeStore` returns: a migrated store, a tamper for it, and how to tear both down. */
@@ -409,6 +410,8 @@ export function storeConformance(options: StoreConformanceOptions): void {
     });
 
     describe('auth', () => authStoreCases(store));
+
+    describe('chat', () => chatStoreCases(store));
 
     describe('vault', () => vaultStoreCases(store));
 

@@ -45,6 +45,7 @@ export interface ChatSessionListQuery {
 }
 
 export interface ChatSessionsRepository {
+  /** Stores the row exactly; `not_found` when the user does not exist, `conflict` for a taken id. */
   insert(row: ChatSessionRow): Promise<void>;
   get(userId: string, sessionId: string): Promise<ChatSessionRow | undefined>;
   /** Most recent activity first, then id descending. */
@@ -136,10 +137,17 @@ export interface ChatUsageQuery {
 export interface ChatMessagesRepository {
   /**
    * Appends a message: in the current transaction (one is opened when not inside one)
-   * `UPDATE sessions SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? AND user_id = ?`,
-   * reads the seq back, builds the row with it and inserts it. `undefined` when the session
-   * is not the user's; a duplicate `clientMessageId` in the session is a `conflict` ByokError.
-   * With `activate`, the session's active leaf becomes the new message in the same transaction.
+   * `UPDATE sessions SET last_seq = last_seq + 1 WHERE id = ? AND user_id = ?` (which holds
+   * the session row until commit, so concurrent appends queue and never collide or leave a
+   * gap), reads the seq back, builds the row with it and inserts it; then the session's
+   * `updatedAt` becomes the row's `createdAt` and, with `activate`, its active leaf the new
+   * message. `undefined` when the session is not the user's (nothing is built).
+   *
+   * Refused, leaving `last_seq` and everything else as it was (an enclosing transaction
+   * stays usable): a duplicate `clientMessageId` (or message id) in the session is a
+   * `conflict` ByokError; a `parentId` that is not a message of this session is `not_found`;
+   * a built row whose `seq`, `sessionId` or `userId` differs from what it was given is
+   * `internal`; an error thrown by `build` passes through.
    */
   append(
     userId: string,
@@ -149,30 +157,33 @@ export interface ChatMessagesRepository {
   ): Promise<ChatMessageRow | undefined>;
   get(userId: string, messageId: string): Promise<ChatMessageRow | undefined>;
   findByClientMessageId(userId: string, sessionId: string, clientMessageId: string): Promise<ChatMessageRow | undefined>;
-  /** The direct children of a message (or the roots for `parentId: null`), in seq order. */
+  /** The direct children of a message (or the roots for `parentId: null`), in seq order; [] when the session is not the user's. */
   children(userId: string, sessionId: string, parentId: string | null): Promise<ChatMessageRow[]>;
   /**
    * The path from the root to `leafId`, in seq order, paged by seq: with `beforeSeq`, the
    * `limit` messages just below it (still returned in ascending order); otherwise the first
-   * `limit` above `afterSeq` (or from the start).
+   * `limit` above `afterSeq` (or from the start). Both bounds together give the window between
+   * them (the `limit` highest). [] when the leaf is not a message of the user's session.
    */
   path(userId: string, sessionId: string, query: ChatPathQuery): Promise<ChatMessageRow[]>;
-  /** Sibling counts and positions for these messages of one session. */
+  /** Sibling counts and positions for these messages of one session, in the order asked; ids not in the user's session are left out. */
   siblings(userId: string, sessionId: string, messageIds: string[]): Promise<ChatSiblingInfo[]>;
   /**
    * Writes a run's progress or its end, only while the row still belongs to that run and is
    * `streaming` (`WHERE id = ? AND user_id = ? AND run_id = ? AND status = 'streaming'`).
-   * Returns the row after the write, or undefined when the run lost the row (stopped
-   * elsewhere, recovered after its lease expired, or deleted).
+   * Returns the row after the write (its `stopRequestedAt` tells the owner a stop was asked),
+   * or undefined when the run lost the row (stopped elsewhere, recovered after its lease
+   * expired, or deleted).
    */
   updateRun(userId: string, messageId: string, runId: string, patch: ChatRunPatch): Promise<ChatMessageRow | undefined>;
   /** Asks the run that holds a streaming reply to stop (sets `stopRequestedAt`); false when none streams. */
   requestStop(userId: string, messageId: string, at: number): Promise<boolean>;
-  /** Streaming replies whose lease ended before `now`, system-wide, oldest lease first — for recovery. */
+  /** Streaming replies whose lease ended before `now` (`lease_expires_at < now`), system-wide, oldest lease first (then id) — for recovery. */
   expiredRuns(now: number, limit: number): Promise<ChatMessageRow[]>;
   /**
-   * Recovery: ends one expired run as `incomplete` (error code `lease_expired`) only if its
-   * lease is still past `now` (`… AND status = 'streaming' AND lease_expires_at < ?`), so an
+   * Recovery: ends one expired run as `incomplete` (error code `lease_expired`, `updatedAt`
+   * = `now`) only if it is still that run's and its lease is still past `now`
+   * (`WHERE id = ? AND run_id = ? AND status = 'streaming' AND lease_expires_at < ?`), so an
    * owner that renewed in between keeps its row. Not user-scoped: only recovery calls it.
    */
   recoverRun(messageId: string, runId: string, now: number): Promise<boolean>;

@@ -1,5 +1,6 @@
 import type { ProviderKeysRepository, SealedRecordsRepository } from './provider-keys-repository';
 import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysRepository } from './auth-repositories';
+import type { ChatMessagesRepository, ChatSessionsRepository } from './chat-repositories';
 
 /**
  * The Store: byok's repository-level persistence contract. Two implementations ship
@@ -42,6 +43,10 @@ export interface Store {
   readonly signingKeys: SigningKeysRepository;
   /** The issuers' OAuth tokens, sealed (auth). */
   readonly oauthTokens: OAuthTokensRepository;
+  /** Chat sessions with their usage totals and active leaf (chat memory). */
+  readonly chatSessions: ChatSessionsRepository;
+  /** Chat messages, a tree per session read as a path; seq allocation and run ownership (chat memory). */
+  readonly chatMessages: ChatMessagesRepository;
   /**
    * Runs `fn` in one transaction. A deadlock or serialisation failure rolls back and
    * re-runs `fn` (at most `retries` times, default 5), so `fn` must only have effects

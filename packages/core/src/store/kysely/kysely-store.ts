@@ -76,6 +76,8 @@ export class KyselyStore implements Store {
   readonly authSessions: AuthSessionsRepository;
   readonly signingKeys: SigningKeysRepository;
   readonly oauthTokens: OAuthTokensRepository;
+  readonly chatSessions: ChatSessionsRepository;
+  readonly chatMessages: ChatMessagesRepository;
   readonly #shared: KyselyStoreShared;
 
   constructor(shared: KyselyStoreShared, db: Kysely<any> = shared.db, inTransaction = false) {
@@ -94,6 +96,8 @@ export class KyselyStore implements Store {
     this.authSessions = new KyselyAuthSessionsRepository(this);
     this.signingKeys = new KyselySigningKeysRepository(this);
     this.oauthTokens = new KyselyOAuthTokensRepository(this);
+    this.chatSessions = new KyselyChatSessionsRepository(this);
+    this.chatMessages = new KyselyChatMessagesRepository(this);
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>, options?: { retries?: number }): Promise<T> {

@@ -11,6 +11,8 @@ export interface TableNames {
   auditPersonal: string;
   auditSalts: string;
   providerKeys: string;
+  chatSessions: string;
+  chatMessages: string;
   migrations: string;
   migrationLock: string;
 }
@@ -25,6 +27,8 @@ export function tableNames(prefix: string): TableNames {
     auditPersonal: `${prefix}audit_personal`,
     auditSalts: `${prefix}audit_salts`,
     providerKeys: `${prefix}provider_keys`,
+    chatSessions: `${prefix}chat_sessions`,
+    chatMessages: `${prefix}chat_messages`,
     migrations: `${prefix}migrations`,
     migrationLock: `${prefix}migration_lock`,
   };

@@ -1,5 +1,6 @@
 import type { AuditHead, AuditPersonalRow, AuditRow, IdentityRow, PreferencesRow, UserRow } from '../store';
 import type { ProviderKeyRow } from '../provider-keys-repository';
+import type { ChatMessageRow, ChatSessionRow } from '../chat-repositories';
 
 /**
  * The in-memory store's tables. Exposed (under {@link MEMORY_STATE}) only so test tooling
@@ -16,6 +17,9 @@ export interface MemoryStoreState {
   auditPersonal: Map<string, AuditPersonalRow>;
   auditSalts: Map<string, string>;
   providerKeys: Map<string, ProviderKeyRow>;
+  chatSessions: Map<string, ChatSessionRow>;
+  /** Deleted with their session (and with their user). */
+  chatMessages: Map<string, ChatMessageRow>;
   /**
    * ON DELETE CASCADE for tables keyed to a user: each entry removes the user's rows
    * from one table. Later capabilities' memory repositories append theirs.
@@ -37,6 +41,8 @@ export function createMemoryState(): MemoryStoreState {
     auditPersonal: new Map(),
     auditSalts: new Map(),
     providerKeys: new Map(),
+    chatSessions: new Map(),
+    chatMessages: new Map(),
     userCascades: [],
   };
   state.userCascades.push(
@@ -46,6 +52,10 @@ export function createMemoryState(): MemoryStoreState {
     (userId, w) => w.delete(state.preferences, userId),
     (userId, w) => {
       for (const [id, key] of state.providerKeys) if (key.userId === userId) w.delete(state.providerKeys, id);
+    },
+    (userId, w) => {
+      for (const [id, message] of state.chatMessages) if (message.userId === userId) w.delete(state.chatMessages, id);
+      for (const [id, session] of state.chatSessions) if (session.userId === userId) w.delete(state.chatSessions, id);
     },
   );
   return state;

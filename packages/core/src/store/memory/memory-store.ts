@@ -4,6 +4,9 @@ import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysReposito
 import { MemoryAuthSessionsRepository } from './auth-sessions-repository';
 import { MemoryOAuthTokensRepository } from './oauth-tokens-repository';
 import { MemorySigningKeysRepository } from './signing-keys-repository';
+import type { ChatMessagesRepository, ChatSessionsRepository } from '../chat-repositories';
+import { MemoryChatMessagesRepository } from './chat-messages-repository';
+import { MemoryChatSessionsRepository } from './chat-sessions-repository';
 import { ByokError } from '../../errors';
 import type { Clock } from '../../util/clock';
 import { AsyncMutex } from '../async-mutex';
@@ -53,6 +56,8 @@ export class MemoryStore implements Store {
   readonly authSessions: AuthSessionsRepository;
   readonly signingKeys: SigningKeysRepository;
   readonly oauthTokens: OAuthTokensRepository;
+  readonly chatSessions: ChatSessionsRepository;
+  readonly chatMessages: ChatMessagesRepository;
   readonly [MEMORY_STATE]: MemoryStoreState;
   readonly #shared: Shared;
   readonly #tx: OpenTransaction | undefined;
@@ -69,6 +74,8 @@ export class MemoryStore implements Store {
     this.authSessions = new MemoryAuthSessionsRepository(this);
     this.signingKeys = new MemorySigningKeysRepository(this);
     this.oauthTokens = new MemoryOAuthTokensRepository(this);
+    this.chatSessions = new MemoryChatSessionsRepository(this);
+    this.chatMessages = new MemoryChatMessagesRepository(this);
   }
 
   get state(): MemoryStoreState {
