@@ -63,6 +63,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
   let dialect: SqlDialect;
   let close: () => Promise<void>;
   let readNow: OpenedDatabase['readNow'];
+  let readRowNow: OpenedDatabase['readRowNow'];
   let preparedQuery: OpenedDatabase['preparedQuery'];
   if (isKysely(database)) {
     db = database.withoutPlugins();
@@ -75,6 +76,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
     db = opened.db;
     dialect = opened.dialect;
     readNow = opened.readNow;
+    readRowNow = opened.readRowNow;
     preparedQuery = opened.preparedQuery;
     let closed = false;
     close = async () => {
@@ -85,7 +87,7 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
   }
 
   const migrator = new Migrator({ db, dialect, prefix, clock, migrations });
-  const store = new KyselyStore({ db, dialect, prefix, migrator, close, ...(readNow ? { readNow } : {}), ...(preparedQuery ? { preparedQuery } : {}) });
+  const store = new KyselyStore({ db, dialect, prefix, migrator, close, ...(readNow ? { readNow } : {}), ...(readRowNow ? { readRowNow } : {}), ...(preparedQuery ? { preparedQuery } : {}) });
   if (options.migrate ?? true) {
     try {
       await store.migrate();

@@ -16,6 +16,9 @@ export interface ProviderKeyRow {
   updatedAt: number;
 }
 
+/** The columns a key lookup for use reads (`keyVault.withKey`): which row, whose, its status and the sealed value. */
+export type ProviderKeyForUse = Pick<ProviderKeyRow, 'id' | 'userId' | 'provider' | 'status' | 'sealed'>;
+
 /** A sealed value in any table, as the rewrap job sees it. */
 export interface SealedRecord {
   id: string;
@@ -40,6 +43,11 @@ export const LABELLED_SEALED_TABLES: readonly SealedTable[] = ['provider_keys'];
 
 export interface ProviderKeysRepository {
   get(userId: string, provider: string): Promise<ProviderKeyRow | undefined>;
+  /**
+   * The user's key for `provider`, only the columns `withKey` needs (it runs on every chat
+   * turn). Optional: a store without it is read through `get`.
+   */
+  getForUse?(userId: string, provider: string): Promise<ProviderKeyForUse | undefined>;
   list(userId: string): Promise<ProviderKeyRow[]>;
   /** Replaces the user's key for `row.provider` (one per user and provider); returns the id it replaced. */
   replace(row: ProviderKeyRow): Promise<string | null>;

@@ -65,8 +65,12 @@ export interface DekCacheHit {
 }
 
 interface Entry extends DekCacheHit {
-  keySection: Buffer;
+  readonly slot: number;
+  readonly keySection: Buffer;
   uses: number;
+  /** Neighbours in recency order (the list runs from `oldest` to `newest`). */
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 /**
@@ -82,10 +86,36 @@ export function createDekCache(options: DekCacheOptions = {}): DekCache {
   const maxAgeMs = bound(options.maxAgeMs ?? 300_000, 'maxAgeMs', 0);
   const maxUses = bound(options.maxUses ?? 10_000, 'maxUses', 1);
   const clock = options.clock ?? systemClock;
+  // Recency is a doubly linked list through the entries, so a hit moves its entry to the
+  // newest end with a few pointer writes (re-inserting into the Map costs far more, and
+  // the lookup runs on every `withKey`).
   const entries = new Map<number, Entry>();
+  let oldest: Entry | undefined;
+  let newest: Entry | undefined;
   let hits = 0;
   let misses = 0;
   let evictions = 0;
+
+  function unlink(entry: Entry): void {
+    if (entry.older) entry.older.newer = entry.newer;
+    else oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else newest = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
+  }
+
+  function append(entry: Entry): void {
+    entry.older = newest;
+    if (newest) newest.newer = entry;
+    else oldest = entry;
+    newest = entry;
+  }
+
+  function remove(entry: Entry): void {
+    entries.delete(entry.slot);
+    unlink(entry);
+  }
 
   return {
     lookup(slot, keySection, keySectionEnd, purpose, userId, subject, recordId) {
@@ -102,31 +132,45 @@ export function createDekCache(options: DekCacheOptions = {}): DekCache {
         misses++;
         return undefined;
       }
-      entries.delete(slot);
       if (clock.now() - entry.info.createdAt > maxAgeMs || entry.uses >= maxUses) {
+        remove(entry);
         evictions++;
         misses++;
         return undefined;
       }
       entry.uses++;
-      entries.set(slot, entry);
+      if (entry !== newest) {
+        unlink(entry);
+        append(entry);
+      }
       hits++;
       return entry;
     },
     store(slot, keySection, aad, key, info) {
-      entries.delete(slot);
-      entries.set(slot, { key, aad: Buffer.from(aad), keySection: Buffer.from(keySection), info: { ...info, createdAt: clock.now() }, uses: 0 });
-      while (entries.size > maxEntries) {
-        const oldest = entries.keys().next().value as number;
-        entries.delete(oldest);
+      const previous = entries.get(slot);
+      if (previous) remove(previous);
+      const entry: Entry = {
+        slot,
+        key,
+        aad: Buffer.from(aad),
+        keySection: Buffer.from(keySection),
+        info: { ...info, createdAt: clock.now() },
+        uses: 0,
+        older: undefined,
+        newer: undefined,
+      };
+      entries.set(slot, entry);
+      append(entry);
+      while (entries.size > maxEntries && oldest) {
+        remove(oldest);
         evictions++;
       }
     },
     evict(predicate) {
       let n = 0;
-      for (const [k, entry] of entries) {
+      for (const entry of entries.values()) {
         if (predicate(entry.info)) {
-          entries.delete(k);
+          remove(entry);
           n++;
         }
       }
@@ -137,6 +181,8 @@ export function createDekCache(options: DekCacheOptions = {}): DekCache {
       if (driverId === undefined) {
         const n = entries.size;
         entries.clear();
+        oldest = undefined;
+        newest = undefined;
         evictions += n;
         return n;
       }

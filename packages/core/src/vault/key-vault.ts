@@ -204,7 +204,8 @@ export class KeyVault {
    * );
    */
   async withKey<T>(userId: string, providerId: string, fn: (apiKey: string) => Promise<T> | T): Promise<T> {
-    const row = await this.store.providerKeys.get(userId, providerId);
+    const keys = this.store.providerKeys;
+    const row = await (keys.getForUse ? keys.getForUse(userId, providerId) : keys.get(userId, providerId));
     if (!row || row.status === 'invalid') {
       const reason = row ? 'key_invalid' : 'key_missing';
       await this.audit.record({ actorUserId: userId, action: 'key.use_refused', target: providerId, outcome: 'denied', metadata: { provider: providerId, reason } });
@@ -215,7 +216,7 @@ export class KeyVault {
     return this.open(row, fn);
   }
 
-  private async open<T>(row: ProviderKeyRow, fn: (apiKey: string) => Promise<T> | T): Promise<T> {
+  private async open<T>(row: ProviderKeyForUse, fn: (apiKey: string) => Promise<T> | T): Promise<T> {
     const plaintext = await this.sealer.open(Buffer.from(row.sealed, 'base64url'), {
       purpose: 'provider_key',
       userId: row.userId,

@@ -47,6 +47,8 @@ export interface OpenedDatabase {
   preparedQuery?: (name: string, text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
   /** SQLite opened by byok: a synchronous read when the connection is idle (see ByokSqliteDialect). */
   readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
+  /** SQLite opened by byok: the first row only, as column values (see ByokSqliteDialect.readRowNow). */
+  readRowNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | null | undefined;
 }
 
 /**
@@ -73,7 +75,12 @@ export async function connectDatabase(config: DatabaseConfig): Promise<OpenedDat
       database: async () => new BetterSqlite3.default(file),
       busyTimeoutMs: config.busyTimeoutMs,
     });
-    return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', readNow: (sql, parameters) => dialect.readNow(sql, parameters) };
+    return {
+      db: new Kysely<any>({ dialect }),
+      dialect: 'sqlite',
+      readNow: (sql, parameters) => dialect.readNow(sql, parameters),
+      readRowNow: (sql, parameters) => dialect.readRowNow(sql, parameters),
+    };
   }
   if ('postgres' in config) {
     const target = describeTarget('PostgreSQL', config.postgres, 'database.postgres');

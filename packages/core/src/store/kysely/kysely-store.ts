@@ -39,6 +39,8 @@ export interface KyselyStoreShared {
   preparedQuery?: (name: string, text: string, values: readonly unknown[]) => Promise<Array<Record<string, unknown>>>;
   /** Synchronous idle-connection read (SQLite opened by byok only). */
   readNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
+  /** Synchronous idle-connection read of one row as column values (SQLite opened by byok only). */
+  readRowNow?: (sql: string, parameters: readonly unknown[]) => unknown[] | null | undefined;
   /** Compiled on first append, then reused by every store bound to this database. */
   appendStatements?: AuditAppendStatements;
 }
@@ -136,6 +138,15 @@ export class KyselyStore implements Store {
   readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
     if (this.inTransaction) return undefined;
     return this.#shared.readNow?.(sql, parameters);
+  }
+
+  /**
+   * {@link readNow} for a lookup of at most one row: its column values in select order,
+   * `null` when there is none, `undefined` when unavailable or busy.
+   */
+  readRowNow(sql: string, parameters: readonly unknown[]): unknown[] | null | undefined {
+    if (this.inTransaction) return undefined;
+    return this.#shared.readRowNow?.(sql, parameters);
   }
 
   /** The audit append's precompiled statements (internal). */

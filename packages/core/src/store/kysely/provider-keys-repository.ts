@@ -1,16 +1,31 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import { LABELLED_SEALED_TABLES, type ProviderKeyRow, type ProviderKeysRepository, type SealedRecord, type SealedRecordsRepository, type SealedTable } from '../provider-keys-repository';
+import { LABELLED_SEALED_TABLES, type ProviderKeyForUse, type ProviderKeyRow, type ProviderKeysRepository, type SealedRecord, type SealedRecordsRepository, type SealedTable } from '../provider-keys-repository';
 import type { KyselyStore } from './kysely-store';
 import { num } from './tables';
 
 type DbRow = Record<string, unknown>;
 
-let getSql: WeakMap<Kysely<any>, string> | undefined;
+/** The SQL of the two key lookups. */
+interface LookupSql {
+  get: string;
+  forUse: string;
+}
 
-function compileGet(db: Kysely<any>, table: string): string {
-  const { sql } = db.selectFrom(table).selectAll().where('user_id', '=', '').where('provider', '=', '').compile();
-  getSql!.set(db, sql);
-  return sql;
+/** The columns `getForUse` reads. */
+const FOR_USE_COLUMNS = ['id', 'user_id', 'provider', 'status', 'sealed'] as const;
+
+function compileLookups(db: Kysely<any>, table: string): LookupSql {
+  const byUserAndProvider = db.selectFrom(table).where('user_id', '=', '').where('provider', '=', '');
+  return { get: byUserAndProvider.selectAll().compile().sql, forUse: byUserAndProvider.select([...FOR_USE_COLUMNS]).compile().sql };
+}
+
+function toForUse(r: DbRow): ProviderKeyForUse {
+  return { id: r.id as string, userId: r.user_id as string, provider: r.provider as string, status: r.status as ProviderKeyRow['status'], sealed: r.sealed as string };
+}
+
+/** A `getForUse` row read as column values, in {@link FOR_USE_COLUMNS} order. */
+function forUseFromValues(v: unknown[]): ProviderKeyForUse {
+  return { id: v[0] as string, userId: v[1] as string, provider: v[2] as string, status: v[3] as ProviderKeyRow['status'], sealed: v[4] as string };
 }
 
 function toRow(r: DbRow): ProviderKeyRow {
@@ -50,28 +65,47 @@ function fromRow(k: ProviderKeyRow): DbRow {
 /** Provider keys on Kysely; every query is scoped by user id. */
 export class KyselyProviderKeysRepository implements ProviderKeysRepository {
   readonly #store: KyselyStore;
+  /** The lookups' SQL, compiled on first use (a repository is bound to one database and table). */
+  #lookups: LookupSql | undefined;
 
   constructor(store: KyselyStore) {
     this.#store = store;
   }
 
-  /**
-   * The hot path of `vault.withKey`: the SQL is built once per store and run as a
-   * precompiled query, skipping Kysely's builder and compiler on every call.
-   */
   get(userId: string, provider: string): Promise<ProviderKeyRow | undefined> {
+    return this.#lookup('get', userId, provider, toRow);
+  }
+
+  /**
+   * The hot path of `keyVault.withKey`: five columns instead of twelve, by SQL built once
+   * per repository and run as a precompiled query (no Kysely builder or compiler per
+   * call); on byok's own SQLite, synchronously on the idle connection as one raw row.
+   */
+  getForUse(userId: string, provider: string): Promise<ProviderKeyForUse | undefined> {
     const { db, tables } = this.#store;
-    const sql = (getSql ??= new WeakMap()).get(db) ?? compileGet(db, tables.providerKeys);
+    const sql = (this.#lookups ??= compileLookups(db, tables.providerKeys)).forUse;
+    try {
+      const row = this.#store.readRowNow(sql, [userId, provider]);
+      if (row !== undefined) return Promise.resolve(row === null ? undefined : forUseFromValues(row));
+    } catch {
+      // fall through: the Kysely path maps the error
+    }
+    return this.#lookup('forUse', userId, provider, toForUse);
+  }
+
+  #lookup<T>(which: keyof LookupSql, userId: string, provider: string, map: (row: DbRow) => T): Promise<T | undefined> {
+    const { db, tables } = this.#store;
+    const sql = (this.#lookups ??= compileLookups(db, tables.providerKeys))[which];
     const params = [userId, provider];
     try {
       const now = this.#store.readNow(sql, params) as DbRow[] | undefined;
-      if (now) return Promise.resolve(now[0] ? toRow(now[0]) : undefined);
+      if (now) return Promise.resolve(now[0] ? map(now[0]) : undefined);
     } catch {
       // fall through: the Kysely path maps the error
     }
     return this.#store.guard(async () => {
       const { rows } = await db.executeQuery<DbRow>(CompiledQuery.raw(sql, params));
-      return rows[0] ? toRow(rows[0]) : undefined;
+      return rows[0] ? map(rows[0]) : undefined;
     });
   }
 

@@ -24,6 +24,9 @@ export interface SqliteDatabase {
 interface SqliteStatement {
   readonly reader: boolean;
   all(parameters: readonly unknown[]): unknown[];
+  get(parameters: readonly unknown[]): unknown;
+  /** better-sqlite3: rows as arrays of column values instead of objects. */
+  raw(toggle: boolean): SqliteStatement;
   run(parameters: readonly unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   iterate(parameters: readonly unknown[]): IterableIterator<unknown>;
 }
@@ -67,6 +70,15 @@ export class ByokSqliteDialect implements Dialect {
     return this.#driver?.readNow(sql, parameters);
   }
 
+  /**
+   * Like {@link readNow} for a lookup of at most one row: the first row as an array of
+   * its column values in select order, `null` when there is none, `undefined` when busy.
+   * Stepping once and building no row object is the cheapest read better-sqlite3 has.
+   */
+  readRowNow(sql: string, parameters: readonly unknown[]): unknown[] | null | undefined {
+    return this.#driver?.readRowNow(sql, parameters);
+  }
+
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
   }
@@ -105,6 +117,11 @@ class ByokSqliteDriver implements Driver {
   readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
     if (this.#mutex.locked || !this.#connection) return undefined;
     return this.#connection.readNow(sql, parameters);
+  }
+
+  readRowNow(sql: string, parameters: readonly unknown[]): unknown[] | null | undefined {
+    if (this.#mutex.locked || !this.#connection) return undefined;
+    return this.#connection.readRowNow(sql, parameters);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -148,33 +165,55 @@ class ByokSqliteDriver implements Driver {
 
 const STATEMENT_CACHE_SIZE = 256;
 
-class ByokSqliteConnection implements DatabaseConnection {
-  readonly #db: SqliteDatabase;
+/** Prepared statements by SQL, the least recently used dropped past {@link STATEMENT_CACHE_SIZE}. */
+class StatementCache {
   readonly #statements = new Map<string, SqliteStatement>();
+  #newest: string | undefined;
 
-  constructor(db: SqliteDatabase) {
-    this.#db = db;
-  }
-
-  #prepare(sql: string): SqliteStatement {
-    let statement = this.#statements.get(sql);
-    if (statement) {
-      // refresh recency: Map iteration order is insertion order
+  get(sql: string): SqliteStatement | undefined {
+    const statement = this.#statements.get(sql);
+    if (statement === undefined) return undefined;
+    // refresh recency (Map iteration order is insertion order), unless already the newest
+    if (this.#newest !== sql) {
       this.#statements.delete(sql);
       this.#statements.set(sql, statement);
-      return statement;
+      this.#newest = sql;
     }
-    statement = this.#db.prepare(sql);
+    return statement;
+  }
+
+  add(sql: string, statement: SqliteStatement): SqliteStatement {
     this.#statements.set(sql, statement);
+    this.#newest = sql;
     if (this.#statements.size > STATEMENT_CACHE_SIZE) {
       const oldest = this.#statements.keys().next().value;
       if (oldest !== undefined) this.#statements.delete(oldest);
     }
     return statement;
   }
+}
+
+class ByokSqliteConnection implements DatabaseConnection {
+  readonly #db: SqliteDatabase;
+  readonly #statements = new StatementCache();
+  /** Statements in raw mode, for `readRowNow` (a statement's mode is its own state). */
+  readonly #rowStatements = new StatementCache();
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  #prepare(sql: string): SqliteStatement {
+    return this.#statements.get(sql) ?? this.#statements.add(sql, this.#db.prepare(sql));
+  }
 
   readNow(sql: string, parameters: readonly unknown[]): unknown[] {
     return this.#prepare(sql).all(parameters) as unknown[];
+  }
+
+  readRowNow(sql: string, parameters: readonly unknown[]): unknown[] | null {
+    const statement = this.#rowStatements.get(sql) ?? this.#rowStatements.add(sql, this.#db.prepare(sql).raw(true));
+    return (statement.get(parameters) as unknown[] | undefined) ?? null;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
