@@ -80,7 +80,14 @@ interface ChatCompletionResponse {
     message?: { content?: unknown; refusal?: string | null; tool_calls?: OpenAiToolCall[] };
     finish_reason?: string | null;
   }>;
-  usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+  usage?: {
+    prompt_tokens?: number;
+    completion_tokens?: number;
+    total_tokens?: number;
+    // Some compatible servers send these as `null` or leave the counts out.
+    prompt_tokens_details?: { cached_tokens?: number | null } | null;
+    completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  };
 }
 
 interface ChatCompletionChunk {
@@ -390,7 +397,15 @@ function refused(provider: string, refusal: string): ByokError {
 function usageOf(usage: ChatCompletionResponse['usage'] | null | undefined): TokenUsage {
   const inputTokens = usage?.prompt_tokens ?? 0;
   const outputTokens = usage?.completion_tokens ?? 0;
-  return { inputTokens, outputTokens, totalTokens: usage?.total_tokens ?? inputTokens + outputTokens };
+  const reasoningTokens = usage?.completion_tokens_details?.reasoning_tokens;
+  const cachedInputTokens = usage?.prompt_tokens_details?.cached_tokens;
+  return {
+    inputTokens,
+    outputTokens,
+    totalTokens: usage?.total_tokens ?? inputTokens + outputTokens,
+    ...(typeof reasoningTokens === 'number' ? { reasoningTokens } : {}),
+    ...(typeof cachedInputTokens === 'number' ? { cachedInputTokens } : {}),
+  };
 }
 
 function toToolCall(provider: string, toolCallId: string, toolName: string, argsText: string): ToolCall {

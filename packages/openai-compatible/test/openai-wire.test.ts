@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openaiCompatible } from '@byok/openai-compatible';
 import { startOpenAiStandIn, type LlmStandIn } from '@byok/testing';
 import { collect, failureOf, hi } from './call-results';
-import { scriptedFetch, sse } from './scripted-fetch';
+import { chunk, scriptedFetch, sse } from './scripted-fetch';
 
 const KEY = 'sk-wire-test-key-000000000001';
 
@@ -161,6 +161,51 @@ describe('openai-compatible against scripted answers', () => {
       { type: 'text-delta', text: 'ok' },
       { type: 'finish', model: 'm-2024', finishReason: 'stop', rawFinishReason: 'stop', usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 } },
     ]);
+  });
+
+  it('reports reasoning tokens and prompt-cache hits from the usage details, in replies and streams', async () => {
+    // OpenAI's own usage shape (chat completions), details included.
+    const usage = {
+      prompt_tokens: 1200,
+      completion_tokens: 300,
+      total_tokens: 1500,
+      prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 256, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    };
+    const expected = { inputTokens: 1200, outputTokens: 300, totalTokens: 1500, reasoningTokens: 256, cachedInputTokens: 1024 };
+    const generated = openaiCompatible({
+      id: 'o',
+      baseUrl: 'https://example.test/v1',
+      defaultModel: 'o4-mini',
+      fetch: scriptedFetch(() =>
+        Response.json({ id: 'chatcmpl-1', object: 'chat.completion', model: 'o4-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage }),
+      ).fetch,
+    });
+    expect((await generated.generate(KEY, { messages: hi })).usage).toEqual(expected);
+
+    const streamed = openaiCompatible({
+      id: 'o',
+      baseUrl: 'https://example.test/v1',
+      defaultModel: 'o4-mini',
+      fetch: scriptedFetch(() =>
+        sse([chunk({ role: 'assistant', content: 'ok' }), chunk({}, 'stop'), JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'm', choices: [], usage }), '[DONE]']),
+      ).fetch,
+    });
+    expect((await collect(streamed.stream(KEY, { messages: hi }))).at(-1)).toMatchObject({ type: 'finish', usage: expected });
+
+    // Compatible servers that send the details as null (or without counts) report neither.
+    const nulls = openaiCompatible({
+      id: 'o',
+      baseUrl: 'https://example.test/v1',
+      defaultModel: 'm',
+      fetch: scriptedFetch(() =>
+        Response.json({
+          choices: [{ message: { content: 'ok' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, prompt_tokens_details: { cached_tokens: null }, completion_tokens_details: null },
+        }),
+      ).fetch,
+    });
+    expect((await nulls.generate(KEY, { messages: hi })).usage).toEqual({ inputTokens: 5, outputTokens: 1, totalTokens: 6 });
   });
 
   it('maps error events, malformed tool arguments, empty choices and filtered replies', async () => {
