@@ -34,7 +34,7 @@ import { RedisLoginMarkerStore, type RedisSetClient } from './auth/redis-login-m
 import { isRedisPubSubClient, redisSessionRevocationBus, type RedisPubSubClient } from './auth/session-revocation-bus';
 import { assertTrustProxy, clientIp, UNKNOWN_IP, type TrustProxy } from './http/client-ip';
 import { MemoryRateLimitStore } from './http/rate-limit/memory-rate-limit-store';
-import { isRateLimitClass, RateLimiter, type RateLimiterOptions } from './http/rate-limit/rate-limiter';
+import { RateLimiter, type RateLimiterOptions } from './http/rate-limit/rate-limiter';
 import { RedisRateLimitStore, type RedisEvalClient } from './http/rate-limit/redis-rate-limit-store';
 import type { DatabaseConfig } from './store/kysely/connect';
 
@@ -215,11 +215,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
 
     const http = createHttpSurface({
       authenticate: options.http?.authenticate ?? (signedIn ? (request, intent) => signedIn.authenticate(request, intent) : async () => null),
-      // Operations name their class as a RateLimitClass; the guard narrows the surface's string.
-      rateLimit: async (limitClass, key) => {
-        if (!isRateLimitClass(limitClass)) throw new ByokError('internal', `Unknown rate limit class: ${limitClass}`);
-        await rateLimiter.check(limitClass, key);
-      },
+      rateLimit: (limitClass, key) => rateLimiter.check(limitClass, key),
       clientIp: clientIpOf,
       logger,
     });

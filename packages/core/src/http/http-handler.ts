@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ByokError, isByokError } from '../errors';
 import type { Logger } from '../util/logger';
 import { parseCookieHeader } from './cookies';
+import type { RateLimitClass } from './rate-limit/rate-limiter';
 import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth';
 import type { Operation } from './operation';
 import { RouteTable } from './route-table';
@@ -18,7 +19,7 @@ export interface AuthenticateIntent {
 }
 
 export type Authenticate = (request: ByokRequest, intent: AuthenticateIntent) => Promise<AuthContext | null>;
-export type RateLimitCheck = (limitClass: string, key: { ip: string | null; userId: string | null }) => Promise<void>;
+export type RateLimitCheck = (limitClass: RateLimitClass, key: { ip: string | null; userId: string | null }) => Promise<void>;
 
 export interface HttpHandlerOptions {
   authenticate: Authenticate;
