@@ -204,6 +204,15 @@ export function compileExamples(examples: JsDocExample[]): Map<string, string[]>
   host.readFile = (fileName) => virtual.get(fileName)?.virtualText ?? readFile(fileName);
   const program = ts.createProgram({ rootNames: [...virtual.keys()], options, host });
   const errors = new Map<string, string[]>(examples.map((e) => [e.where, []]));
+  // A doc comment that ends early (a `*/` inside an example) leaves the rest of the
+  // example as code in the documented file itself: report that file's syntax errors too.
+  for (const example of examples) {
+    const documented = program.getSourceFile(example.file);
+    for (const d of documented ? program.getSyntacticDiagnostics(documented) : []) {
+      const { line } = documented!.getLineAndCharacterOfPosition(d.start ?? 0);
+      errors.get(example.where)!.push(`${relative(root, example.file)}:${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    }
+  }
   for (const example of examples) {
     const file = program.getSourceFile(example.virtualPath)!;
     const diagnostics = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)];
