@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { AuditService } from '@byok/core/audit';
 import { createStore, uuidv7 } from '@byok/core/store';
-import { createTestDatabase } from '@byok/testing';
+import { createTestDatabase } from '@byok/testing/store';
 import { compare, ratioFigure, timePerOp, type Figure } from '../harness';
 
 const WRITERS = 64;

@@ -12,7 +12,8 @@ import {
 import { createByok, localKms, type SealContext } from '@byok/core';
 import { createSealer } from '@byok/core/kms';
 import { gemini } from '@byok/gemini';
-import { createTestDatabase, startGeminiStandIn } from '@byok/testing';
+import { startGeminiStandIn } from '@byok/testing/llm';
+import { createTestDatabase } from '@byok/testing/store';
 import { compare, median, ratioFigure, type Figure } from '../harness';
 
 const SECRET = 'AIzaSyBENCH-0123456789abcdefghijklmnopq'; // 39 bytes, the size of a Gemini key

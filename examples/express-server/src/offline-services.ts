@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateLocalKeyFile } from '@byok/core';
-import { DEFAULT_DEV_USERS, startDevIssuer, startGeminiStandIn, type DevIssuer, type LlmStandIn } from '@byok/testing';
+import { DEFAULT_DEV_USERS, startDevIssuer, type DevIssuer } from '@byok/testing/oidc';
+import { startGeminiStandIn, type LlmStandIn } from '@byok/testing/llm';
 import { generateCheckpointKeyFiles, offlineCheckpointFiles } from './audit-checkpoints';
 
 /** A made-up Gemini key the offline stand-in accepts (any key starting with `AIza` is accepted). */
