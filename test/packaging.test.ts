@@ -120,13 +120,20 @@ await store.close();
     const optionalKits = ['@grpc/grpc-js', '@grpc/proto-loader', '@google-cloud/kms', 'oidc-provider'];
     const forTypeScript = ['typescript', '@types/node', '@types/express'];
 
+    // The host brings the oldest kysely and zod byok's peer ranges accept: byok must load
+    // and type-check on them, and use them rather than a newer copy of its own.
+    const floor = (name: string) => String(byName('@byok/core').manifest.peerDependencies?.[name]).replace(/^\^/, '');
+
     beforeAll(() => {
       const peers = [...new Set(packed.flatMap(requiredPeers)), ...optionalKits, ...forTypeScript];
-      consumer = installConsumer('host', packed, versions(peers), 'commonjs');
+      consumer = installConsumer('host', packed, { ...versions(peers), kysely: floor('kysely'), zod: floor('zod') }, 'commonjs');
     }, 300_000);
     afterAll(() => rmSync(consumer.dir, { recursive: true, force: true }));
 
-    it('has one kysely and one zod: the host’s own', () => {
+    it('has one kysely and one zod: the host’s own, of the oldest version byok accepts', () => {
+      const version = (name: string) => readJson(join(consumer.dir, 'node_modules', name, 'package.json')).version;
+      expect([version('kysely'), version('zod')]).toEqual([floor('kysely'), floor('zod')]);
+      expect(readdirSync(join(consumer.dir, 'node_modules/.pnpm')).filter((d) => /^(kysely|zod)@/.test(d))).toEqual([`kysely@${floor('kysely')}`, `zod@${floor('zod')}`]);
       const coreDir = realpathSync(join(consumer.dir, 'node_modules/@byok/core'));
       const script = `const { realpathSync } = require('node:fs');
 const from = (dir, name) => realpathSync(require.resolve(name, { paths: [dir] }));

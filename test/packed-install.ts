@@ -95,6 +95,7 @@ export function installConsumer(label: string, tarballs: PackedPackage[], depend
 /** The value exports (not types) each entry point lists in the committed API report. */
 export function reportedValues(pkgDir: string): Map<string, string[]> {
   const file = join(root, 'api', `${pkgDir}.api.md`);
+  if (!existsSync(file)) throw new Error(`No api/${pkgDir}.api.md: run \`node scripts/api-report.mjs --update\``);
   const out = new Map<string, string[]>();
   let entry = '';
   for (const line of readFileSync(file, 'utf8').split('\n')) {
