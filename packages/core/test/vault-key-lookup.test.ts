@@ -5,6 +5,7 @@ import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok
 import type { KyselyStore } from '../src/store/kysely/kysely-store';
 import type { ProviderKeyRow } from '../src/store/provider-keys-repository';
 import { createDekCache, type DekCacheEntryInfo } from '../src/vault/dek-cache';
+import { SealedTextMemo } from '../src/vault/sealed-text-memo';
 
 // The key lookup behind keyVault.withKey (it runs on every chat turn): five columns read
 // through a precompiled statement, on SQLite as one raw row on the idle connection, with
@@ -99,6 +100,16 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     ).toBe('key_invalid');
     expect(called).toBe(false);
     expect((await byok.audit.list(carol)).items[0]).toMatchObject({ action: 'key.use_refused', metadata: { reason: 'key_invalid' } });
+  });
+
+  it('a changed stored value is opened anew, never from the decoded copy of the old one', async () => {
+    const dave = (await byok.users.findOrCreate({ issuer: 'https://i.test', subject: `dave-${kind}` })).user.id;
+    const id = '019a0000-0000-7000-8000-00000000d001';
+    await storeKey(dave, 'AIzaSyFIRST-0000000000000000000000000000', id);
+    expect(await byok.keyVault.withKey(dave, 'gemini', (key) => key)).toBe('AIzaSyFIRST-0000000000000000000000000000');
+    // same row id, same user: only the sealed text differs
+    await storeKey(dave, 'AIzaSySECOND-000000000000000000000000000', id);
+    expect(await byok.keyVault.withKey(dave, 'gemini', (key) => key)).toBe('AIzaSySECOND-000000000000000000000000000');
   });
 
   it('never sees a change another task has not committed yet', async () => {
@@ -205,5 +216,18 @@ describe('DEK cache recency (linked list) against a model LRU', () => {
     expect(cache.size).toBe(0);
     cache.store(1, section(1), Buffer.from('aad'), key, info(1));
     expect(cache.lookup(1, section(1), section(1).length, 'p', 'u1', '', 'r1')).toBeDefined();
+  });
+});
+
+describe('SealedTextMemo', () => {
+  it('decodes as Buffer.from does, serves a repeat from memory, and stays bounded', () => {
+    const memo = new SealedTextMemo(3);
+    const texts = Array.from({ length: 5 }, () => randomBytes(40).toString('base64url'));
+    const first = memo.bytesOf(texts[0]!);
+    expect(first.equals(Buffer.from(texts[0]!, 'base64url'))).toBe(true);
+    expect(memo.bytesOf(texts[0]!)).toBe(first);
+    for (const text of texts) expect(memo.bytesOf(text).equals(Buffer.from(text, 'base64url'))).toBe(true);
+    expect(memo.size).toBe(3);
+    expect(memo.bytesOf(texts[0]!)).not.toBe(first); // dropped, decoded again
   });
 });

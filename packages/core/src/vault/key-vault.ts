@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../util/clock';
 import { uuidv7 } from '../util/ids';
 import { keyFingerprint, keyLast4 } from './key-fingerprint';
 import type { Sealer } from './sealer';
+import { SealedTextMemo } from './sealed-text-memo';
 import type { SealContext } from './seal-context';
 
 /** What byok shows about a stored key: never the key itself. */
@@ -69,6 +70,8 @@ export class KeyVault {
   private readonly clock: Clock;
   private readonly options: KeyVaultOptions;
   private readonly providers: Map<string, LlmProvider>;
+  /** Stored sealed text → bytes, so a key used turn after turn is not decoded every time. */
+  private readonly sealedBytes = new SealedTextMemo();
 
   constructor(deps: KeyVaultDeps) {
     this.store = deps.store;
@@ -217,7 +220,7 @@ export class KeyVault {
   }
 
   private async open<T>(row: ProviderKeyForUse, fn: (apiKey: string) => Promise<T> | T): Promise<T> {
-    const plaintext = await this.sealer.open(Buffer.from(row.sealed, 'base64url'), {
+    const plaintext = await this.sealer.open(this.sealedBytes.bytesOf(row.sealed), {
       purpose: 'provider_key',
       userId: row.userId,
       provider: row.provider,
