@@ -153,9 +153,10 @@ export function formatSse(event: SseEvent): string {
 
 async function writeEventStream(res: ServerResponse, status: number, stream: AsyncIterable<SseEvent>): Promise<void> {
   res.statusCode = status;
-  res.setHeader('content-type', 'text/event-stream; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  res.setHeader('x-accel-buffering', 'no');
+  // A protocol's own headers win (the AI SDK's UI message stream names its exact ones).
+  if (!res.hasHeader('content-type')) res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+  if (!res.hasHeader('cache-control')) res.setHeader('cache-control', 'no-store');
+  if (!res.hasHeader('x-accel-buffering')) res.setHeader('x-accel-buffering', 'no');
   res.flushHeaders();
   const iterator = stream[Symbol.asyncIterator]();
   let closed = false;
