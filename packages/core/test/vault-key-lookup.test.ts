@@ -1,6 +1,7 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createByok, isByokError, localKms, type Byok } from '@byok/core';
+import { createSealer } from '../src/vault/sealer';
 import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok/testing';
 import type { KyselyStore } from '../src/store/kysely/kysely-store';
 import type { ProviderKeyRow } from '../src/store/provider-keys-repository';
@@ -229,5 +230,22 @@ describe('SealedTextMemo', () => {
     for (const text of texts) expect(memo.bytesOf(text).equals(Buffer.from(text, 'base64url'))).toBe(true);
     expect(memo.size).toBe(3);
     expect(memo.bytesOf(texts[0]!)).not.toBe(first); // dropped, decoded again
+  });
+});
+
+describe('the sealer opening the same buffer again', () => {
+  it('reads its current bytes every time: a byte changed in place is refused, restored it opens', async () => {
+    const sealer = createSealer({ kms: localKms({ keys: MASTER }) });
+    const ctx = { purpose: 'provider_key', userId: 'u1', provider: 'gemini', recordId: 'r1' } as const;
+    const sealed = await sealer.seal(SECRET, ctx);
+    expect((await sealer.open(sealed, ctx)).toString()).toBe(SECRET);
+    for (const at of [sealed.length - 1, sealed.length - 20, sealed.length - 40]) {
+      sealed[at] ^= 0x01; // tag, ciphertext, nonce
+      expect(await codeOf(sealer.open(sealed, ctx)), `byte ${at}`).toBe('seal_invalid');
+      sealed[at] ^= 0x01;
+      expect((await sealer.open(sealed, ctx)).toString()).toBe(SECRET);
+    }
+    expect(await codeOf(sealer.open(sealed, { ...ctx, recordId: 'r2' }))).toBe('seal_invalid');
+    await sealer.close();
   });
 });

@@ -131,6 +131,7 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
   const seenMinimum = new Map<KmsDriver, number | undefined>(drivers.map((d) => [d, d.minimumVersion]));
   const headers = new Map<string, Buffer>();
   const counters = { seals: 0, opens: 0, rewraps: 0, kmsWraps: 0, kmsGenerates: 0, kmsUnwraps: 0 };
+  const payloadViews = new WeakMap<Buffer, PayloadViews>();
 
   let last: { driver: KmsDriver; keyId: string; version: number; header: Buffer } | undefined;
 
@@ -223,15 +224,33 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
     return key;
   }
 
+  /**
+   * The nonce, ciphertext and tag of a sealed value, as views into it. A value opened
+   * again as the same buffer (the key vault keeps the bytes of the keys it opens) reuses
+   * its views: they read the buffer's current bytes, exactly as new ones would, and cost
+   * nothing to make.
+   */
+  function payloadOf(buf: Buffer, keySectionEnd: number): PayloadViews {
+    const known = payloadViews.get(buf);
+    if (known !== undefined && known.keySectionEnd === keySectionEnd) return known;
+    const tagStart = buf.length - TAG_BYTES;
+    const views: PayloadViews = {
+      keySectionEnd,
+      nonce: buf.subarray(keySectionEnd, keySectionEnd + NONCE_BYTES),
+      body: buf.subarray(keySectionEnd + NONCE_BYTES, tagStart),
+      tag: buf.subarray(tagStart),
+    };
+    payloadViews.set(buf, views);
+    return views;
+  }
+
   /** Opens the payload with its data key. */
   function decrypt(buf: Buffer, keySectionEnd: number, aad: Buffer, key: KeyObject): Buffer {
-    const tagStart = buf.length - TAG_BYTES;
-    const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(keySectionEnd, keySectionEnd + NONCE_BYTES), {
-      authTagLength: TAG_BYTES,
-    });
+    const { nonce, body, tag } = payloadOf(buf, keySectionEnd);
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(aad);
-    decipher.setAuthTag(buf.subarray(tagStart));
-    const plain = decipher.update(buf.subarray(keySectionEnd + NONCE_BYTES, tagStart));
+    decipher.setAuthTag(tag);
+    const plain = decipher.update(body);
     try {
       decipher.final();
     } catch {
@@ -407,6 +426,14 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
     },
   };
   return sealer;
+}
+
+/** Views into the payload section of one sealed value, for the key section ending at `keySectionEnd`. */
+interface PayloadViews {
+  readonly keySectionEnd: number;
+  readonly nonce: Buffer;
+  readonly body: Buffer;
+  readonly tag: Buffer;
 }
 
 /** The KMS context of one seal: `aad` bytes, plus the string map built only if a driver asks. */
