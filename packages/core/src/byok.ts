@@ -37,6 +37,7 @@ import { MemoryRateLimitStore } from './http/rate-limit/memory-rate-limit-store'
 import { RateLimiter, type RateLimiterOptions } from './http/rate-limit/rate-limiter';
 import { RedisRateLimitStore, type RedisEvalClient } from './http/rate-limit/redis-rate-limit-store';
 import type { DatabaseConfig } from './store/kysely/connect';
+import { ChatService, type ChatOptions } from './chat/chat-service';
 
 /**
  * Where byok keeps its tables: a host's Kysely instance, a database byok opens itself
@@ -107,6 +108,13 @@ export interface ByokOptions {
    * `http.authenticate`).
    */
   auth?: AuthOptions;
+  /**
+   * Chat turns: the lease of a streaming reply (`leaseMs`, default 30 s; recovery runs at
+   * start and then every lease), the tool step bound (`maxSteps`, default 5), the context
+   * window (`context: { maxMessages, tokenBudget }`) and whether a client that leaves
+   * stops its reply (`abortOnDisconnect`, default false).
+   */
+  chat?: ChatOptions;
   /** How HTTP requests are identified: the caller, and the client IP behind proxies. */
   http?: {
     /**
@@ -133,6 +141,8 @@ export interface Byok<Auth extends AuthService | null = AuthService | null> {
   readonly rateLimiter: RateLimiter;
   /** Users' model API keys: validated, sealed, write-only. */
   readonly keyVault: KeyVault;
+  /** Chat sessions, messages as branches, and streamed, stored, resumable replies. */
+  readonly chat: ChatService;
   /** Envelope encryption under the configured KMS (also for host secrets). */
   readonly sealer: Sealer;
   readonly http: HttpSurface;
@@ -175,6 +185,8 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
   let audit: AuditService | undefined;
   let sealer: Sealer | undefined;
   let auth: AuthService | null = null;
+  let chat: ChatService | undefined;
+  let recovery: ReturnType<typeof setInterval> | undefined;
   try {
     audit = new AuditService({
       store,
@@ -196,6 +208,28 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       limits,
       ...(chatStream !== undefined ? { chatStream } : {}),
     });
+    chat = new ChatService({
+      store,
+      keyVault,
+      providers: options.providers ?? [],
+      audit,
+      rateLimiter,
+      refuseUnverifiedKeys: options.keyVault?.allowUnverified === false,
+      clock,
+      logger,
+      ...(options.chat ? { options: options.chat } : {}),
+    });
+    // Replies left streaming by an instance that died are marked incomplete once their lease
+    // has passed: now, and then every lease.
+    const recoverChat = chat;
+    const recover = (): Promise<void> =>
+      recoverChat.recoverExpired().then(
+        () => undefined,
+        (err: unknown) => logger.error({ err }, 'byok chat: recovery of expired replies failed'),
+      );
+    await recover();
+    recovery = setInterval(() => void recover(), recoverChat.leaseMs);
+    recovery.unref?.();
     if (options.auth) {
       const loginMarkers: LoginMarkerStore = redis ? new RedisLoginMarkerStore({ client: redis }) : new MemoryLoginMarkerStore({ clock });
       auth = await AuthService.create({
@@ -233,13 +267,14 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       }),
     );
 
-    const opened = { audit, sealer };
+    const opened = { audit, sealer, chat };
     let closed = false;
     return {
       store,
       users,
       audit,
       keyVault,
+      chat,
       sealer,
       auth,
       rateLimiter,
@@ -249,6 +284,8 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       async close() {
         if (closed) return;
         closed = true;
+        clearInterval(recovery);
+        await opened.chat.close();
         await signedIn?.close();
         await opened.audit.close();
         await opened.sealer.close();
@@ -257,6 +294,8 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     };
   } catch (error) {
     // A bad option found after the database opened: close what was opened.
+    clearInterval(recovery);
+    await chat?.close();
     await auth?.close();
     await audit?.close();
     await sealer?.close();

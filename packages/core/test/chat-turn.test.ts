@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { selectTestBackends } from '@byok/testing';
+import { chunks, codeOf, collect, generations, startChatHarness, streamedText, type ChatHarness } from './chat-harness';
+
+describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('chat turns on %s', (kind) => {
+  let h: ChatHarness;
+  beforeAll(async () => {
+    h = await startChatHarness(kind);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  beforeEach(() => {
+    h.gemini.reset();
+    h.openai.reset();
+  });
+
+  it('streams a reply in the UI message stream protocol and stores both messages', async () => {
+    const { byok, alice } = h;
+    const session = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash', systemPrompt: 'Be brief.' });
+    const events = await collect(byok.chat.send(alice, session.id, { text: 'Hello there' }, { clientMessageId: 'turn-1' }));
+    expect(events.map((e) => e.position)).toEqual(events.map((_, i) => i + 1));
+    const types = chunks(events).map((c) => c.type);
+    expect(types[0]).toBe('start');
+    expect(types[1]).toBe('data-byok-turn');
+    expect(types.slice(-2)).toEqual(['data-byok-usage', 'finish']);
+    expect(types).toContain('text-start');
+    expect(streamedText(events)).toBe('echo: Hello there');
+
+    const page = await byok.chat.listMessages(alice, session.id);
+    expect(page.items.map((m) => [m.role, m.status, m.text])).toEqual([
+      ['user', 'complete', 'Hello there'],
+      ['assistant', 'complete', 'echo: Hello there'],
+    ]);
+    const reply = page.items[1]!;
+    expect(events[0]!.chunk).toEqual({ type: 'start', messageId: reply.id });
+    expect(events[0]!.runId).toBe(reply.id);
+    expect(reply.usage).toMatchObject({ provider: 'gemini', model: 'gemini-2.5-flash', finishReason: 'stop', steps: 1 });
+    expect(reply.usage!.inputTokens).toBeGreaterThan(0);
+    expect(reply.usage!.timeToFirstTokenMs).not.toBeNull();
+    const stored = await byok.chat.getSession(alice, session.id);
+    expect(stored.activeLeafId).toBe(reply.id);
+    expect(stored.usage.inputTokens).toBe(reply.usage!.inputTokens);
+    expect(stored.usage.outputTokens).toBe(reply.usage!.outputTokens);
+    // What the provider got: the system prompt and the user's message.
+    const sent = generations(h.gemini).at(-1)!.body as { systemInstruction?: { parts: Array<{ text: string }> }; contents: unknown[] };
+    expect(sent.systemInstruction?.parts[0]?.text).toBe('Be brief.');
+    expect(sent.contents).toEqual([{ role: 'user', parts: [{ text: 'Hello there' }] }]);
+  });
+
+  it('refuses a session for an unconfigured provider, and a turn without a key before any provider call', async () => {
+    const { byok, alice, bob } = h;
+    expect(await codeOf(byok.chat.createSession(alice, { provider: 'nope', model: 'x' }))).toBe('validation_failed');
+    const session = await byok.chat.createSession(bob, { provider: 'openai', model: 'gpt-4o-mini' });
+    expect(await codeOf(byok.chat.send(bob, session.id, { text: 'hi' }))).toBe('key_missing');
+    expect(generations(h.openai)).toHaveLength(0);
+    expect((await byok.chat.listMessages(bob, session.id)).items).toEqual([]);
+  });
+});
