@@ -58,10 +58,10 @@ export type { RedisPubSubClient, RedisSubscriber } from './auth/session-revocati
 export type { AuthService } from './auth/auth-service';
 export type { AuthOptions, AuthJwtOptions } from './auth/auth-options';
 export type { SessionTokens, SessionInfo } from './auth/session-manager';
-export type { LoginCompletion } from './auth/login-flow';
+export type { LoginCompletion, StartLoginOptions } from './auth/login-flow';
 export type { SigningAlg, Jwks, PublicJwk } from './auth/signing-keys';
 export type { LinkingOptions } from './auth/account-linking';
-export type { TrustProxy } from './http/client-ip';
+export type { TrustProxy, TrustProxyFunction } from './http/client-ip';
 export type { Authenticate, AuthenticateIntent, HttpSurface } from './http/http-handler';
 export type { AuthContext, RequestMeta } from './http/types';
 export type { RateLimiter, RateLimitClass, RateLimitRule, StreamLimitRule, RateLimiterOptions, RateLimitSubject } from './http/rate-limit/rate-limiter';
@@ -69,10 +69,11 @@ export type { RateLimitResult, ConcurrencyLease } from './http/rate-limit/rate-l
 export type { UsersService, UserProfile, IdentityClaims, UsersOptions, ProfilePatch } from './users/users-service';
 export type { Preferences, PreferencesPatch } from './users/preferences-schema';
 export type { KeyVault, KeyStatus, KeyTestResult, KeyVaultOptions } from './vault/key-vault';
-export type { DekCacheOptions, DekCacheEntryInfo } from './vault/dek-cache';
+export type { DekCacheOptions, DekCacheEntryInfo, DekCacheStats } from './vault/dek-cache';
 export type { Sealer, SealerStats, SealedKeyInfo, OAuthTokenRef, SigningKeyRef } from './vault/sealer';
 export type { SealContext, SealPurpose, OAuthTokenKind } from './vault/seal-context';
 export type { AuditService, AuditRecordInput, AuditEntry, AuditListOptions, AuditCheckpointOptions } from './audit/audit-service';
 export type { AuditVerifyReason, AuditVerifyProblem, AuditVerifyReport, AuditVerifyOptions } from './audit/audit-verifier';
 export type { ByokEventBus, ByokEvents, ByokEventName } from './util/events';
+export type { ChatEvent, UiMessageChunk, ChatRunHub, JsonValue } from './chat/chat-events';
 export type { Page, PageInput } from './util/cursor';

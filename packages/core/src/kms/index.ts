@@ -11,4 +11,4 @@ export type { KmsRetryOptions, ResolvedKmsRetry, KmsFailure } from './kms-retry'
 export { createSealer } from '../vault/sealer';
 export type { Sealer, SealerOptions, SealerStats, SealedKeyInfo, OAuthTokenRef, SigningKeyRef } from '../vault/sealer';
 export type { SealContext, SealPurpose, OAuthTokenKind } from '../vault/seal-context';
-export type { DekCacheOptions, DekCacheEntryInfo } from '../vault/dek-cache';
+export type { DekCacheOptions, DekCacheEntryInfo, DekCacheStats } from '../vault/dek-cache';

@@ -22,7 +22,22 @@ export type {
   AuditListQuery,
   AuditRepository,
 } from './store';
-export type { ProviderKeyRow, ProviderKeysRepository, SealedRecord, SealedRecordsRepository, SealedTable } from './provider-keys-repository';
+export type { ProviderKeyRow, ProviderKeyForUse, ProviderKeysRepository, SealedRecord, SealedRecordsRepository, SealedTable } from './provider-keys-repository';
+export type {
+  ChatUsageCounts,
+  ChatSessionRow,
+  ChatSessionPatch,
+  ChatSessionListQuery,
+  ChatSessionsRepository,
+  ChatMessageRole,
+  ChatMessageStatus,
+  ChatMessageRow,
+  ChatRunPatch,
+  ChatPathQuery,
+  ChatSiblingInfo,
+  ChatUsageQuery,
+  ChatMessagesRepository,
+} from './chat-repositories';
 export type {
   AuthSessionRow,
   AuthSessionRotation,
