@@ -7,6 +7,7 @@
 //
 //   node scripts/api-report.mjs            check; exit 1 and name the drift
 //   node scripts/api-report.mjs --update   rewrite api/*.api.md from the sources
+//   node scripts/api-report.mjs --unexported   list types public signatures use but no entry exports
 //
 // Read from the sources with the TypeScript compiler API (no build needed): entry point
 // `.` is `src/index.ts`, a subpath `./x` is `src/x/index.ts`.
@@ -137,7 +138,67 @@ export function describeDrift({ file, committed, text }) {
   return `${file}:\n${lines.join('\n') || '  (wording only)'}`;
 }
 
+/**
+ * Declarations of the packages that public signatures mention but no entry point exports
+ * (api-extractor's "forgotten export"): a host meets them and cannot name them. Bodies,
+ * private members, and the constructor and statics of a class exported only as a type
+ * are not public and are skipped. Map of name → the exports that reach it.
+ */
+export function unexportedReferences() {
+  const packages = publishedEntryPoints();
+  const program = ts.createProgram({ rootNames: packages.flatMap((p) => p.entries.map((e) => e.source)), options: compilerOptions() });
+  const checker = program.getTypeChecker();
+  const exported = new Set();
+  const valueExported = new Set();
+  const roots = [];
+  for (const entry of packages.flatMap((p) => p.entries)) {
+    const file = program.getSourceFile(entry.source);
+    const moduleSymbol = file && checker.getSymbolAtLocation(file);
+    for (const s of moduleSymbol ? checker.getExportsOfModule(moduleSymbol) : []) {
+      const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
+      exported.add(target);
+      if (!isTypeOnlyExport(checker, s)) valueExported.add(target);
+      roots.push({ via: `${entry.specifier} ${s.getName()}`, symbol: target, typeOnly: isTypeOnlyExport(checker, s) });
+    }
+  }
+  const ours = (d) => d.getSourceFile().fileName.startsWith(join(root, 'packages')) && !d.getSourceFile().fileName.includes('node_modules');
+  const isPrivate = (node) =>
+    (node.name && ts.isPrivateIdentifier(node.name)) || (ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword));
+  const isStatic = (node) => ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.StaticKeyword);
+  const found = new Map();
+  const seen = new Set();
+  const visit = (declaration, via, typeOnly) => {
+    if (seen.has(declaration)) return;
+    seen.add(declaration);
+    const walk = (node) => {
+      if (ts.isBlock(node) || isPrivate(node)) return;
+      if (typeOnly && ts.isClassElement(node) && (ts.isConstructorDeclaration(node) || isStatic(node))) return;
+      if (ts.isVariableDeclaration(node) && !node.type) return;
+      // `typeof schema` inside a type alias is how the alias is computed, not a name a host needs.
+      if (ts.isTypeQueryNode(node)) return;
+      if (ts.isTypeReferenceNode(node) || ts.isExpressionWithTypeArguments(node)) {
+        const name = ts.isTypeReferenceNode(node) ? node.typeName : node.expression;
+        let symbol = checker.getSymbolAtLocation(ts.isQualifiedName(name) ? name.right : name);
+        if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
+        const first = symbol?.declarations?.[0];
+        if (first && ours(first) && !ts.isTypeParameterDeclaration(first)) {
+          if (!exported.has(symbol)) found.set(symbol.getName(), [...new Set([...(found.get(symbol.getName()) ?? []), via])]);
+          for (const d of symbol.declarations) visit(d, via, !valueExported.has(symbol));
+        }
+      }
+      ts.forEachChild(node, walk);
+    };
+    walk(declaration);
+  };
+  for (const { via, symbol, typeOnly } of roots) for (const d of symbol.declarations ?? []) if (ours(d)) visit(d, via, typeOnly);
+  return new Map([...found].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 function main(argv) {
+  if (argv.includes('--unexported')) {
+    for (const [name, via] of unexportedReferences()) console.log(`${name}  ← ${via.slice(0, 3).join(', ')}${via.length > 3 ? ', …' : ''}`);
+    return 0;
+  }
   const reports = apiReports();
   if (argv.includes('--update')) {
     mkdirSync(join(root, 'api'), { recursive: true });
