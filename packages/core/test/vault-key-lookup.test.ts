@@ -240,9 +240,9 @@ describe('the sealer opening the same buffer again', () => {
     const sealed = await sealer.seal(SECRET, ctx);
     expect((await sealer.open(sealed, ctx)).toString()).toBe(SECRET);
     for (const at of [sealed.length - 1, sealed.length - 20, sealed.length - 40]) {
-      sealed[at] ^= 0x01; // tag, ciphertext, nonce
+      sealed[at] = sealed[at]! ^ 0x01; // tag, ciphertext, nonce
       expect(await codeOf(sealer.open(sealed, ctx)), `byte ${at}`).toBe('seal_invalid');
-      sealed[at] ^= 0x01;
+      sealed[at] = sealed[at]! ^ 0x01;
       expect((await sealer.open(sealed, ctx)).toString()).toBe(SECRET);
     }
     expect(await codeOf(sealer.open(sealed, { ...ctx, recordId: 'r2' }))).toBe('seal_invalid');
