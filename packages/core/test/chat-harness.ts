@@ -114,3 +114,27 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 export function generations(standIn: LlmStandIn) {
   return standIn.requests.filter((r) => r.route === 'stream' || r.route === 'generate');
 }
+
+/** Reads a stream in the background: its events so far, a promise for the first text delta, and its end. */
+export function reading(events: AsyncIterable<ChatEvent>, options: { stopAfterFirstDelta?: boolean } = {}) {
+  const seen: ChatEvent[] = [];
+  let firstDelta: () => void = () => undefined;
+  const delta = new Promise<void>((resolve) => (firstDelta = resolve));
+  const done = (async () => {
+    for await (const event of events) {
+      seen.push(event);
+      if (event.chunk.type === 'text-delta') {
+        firstDelta();
+        if (options.stopAfterFirstDelta) break;
+      }
+    }
+    firstDelta();
+    return seen;
+  })();
+  return { seen, firstDelta: delta, done };
+}
+
+/** A reply of `words` words, so a slowed stand-in streams it for a while. */
+export function longText(words = 40): string {
+  return Array.from({ length: words }, (_, i) => `word${i}`).join(' ');
+}

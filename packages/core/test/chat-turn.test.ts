@@ -56,4 +56,24 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(generations(h.openai)).toHaveLength(0);
     expect((await byok.chat.listMessages(bob, session.id)).items).toEqual([]);
   });
+
+  it('makes a provider call that failed to connect once more, and only once', async () => {
+    const { byok, alice } = h;
+    const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    h.gemini.injectFault({ kind: 'reset' }, { route: 'stream', times: 1 });
+    const events = await collect(byok.chat.send(alice, s.id, { text: 'flaky' }));
+    expect(streamedText(events)).toBe('echo: flaky');
+    expect(generations(h.gemini)).toHaveLength(2);
+    h.gemini.reset();
+    h.gemini.injectFault({ kind: 'reset' }, { route: 'stream', times: 2 });
+    await collect(byok.chat.send(alice, s.id, { text: 'down' }));
+    expect((await byok.chat.listMessages(alice, s.id)).items.at(-1)).toMatchObject({ status: 'error', errorCode: 'provider_network_error' });
+    expect(generations(h.gemini)).toHaveLength(2);
+    // An error answer is not retried.
+    h.gemini.reset();
+    h.gemini.injectFault({ kind: 'server-error', status: 503 }, { route: 'stream', times: 1 });
+    await collect(byok.chat.send(alice, s.id, { text: 'busy' }));
+    expect((await byok.chat.listMessages(alice, s.id)).items.at(-1)).toMatchObject({ status: 'error', errorCode: 'provider_unavailable' });
+    expect(generations(h.gemini)).toHaveLength(1);
+  });
 });

@@ -1,5 +1,5 @@
-import { ByokError, toByokError } from '../errors';
-import type { FinishReason, LlmMessage, LlmProvider, ToolDefinition } from '../llm/llm-provider';
+import { ByokError, isByokError, toByokError } from '../errors';
+import type { FinishReason, LlmMessage, LlmProvider, StreamEvent, ToolDefinition } from '../llm/llm-provider';
 import { partsText, type MessagePart, type ToolCallPart, type ToolResultPart } from '../llm/message-parts';
 import { StreamPartsBuilder } from '../llm/stream-parts';
 import type { ConcurrencyLease } from '../http/rate-limit/rate-limit-store';
@@ -146,18 +146,14 @@ export class ChatRun {
         const builder = new StreamPartsBuilder();
         this.#step = builder;
         await this.#emit(this.#writer.startStep());
-        const stream = provider.stream(
-          apiKey,
-          {
-            model: turn.model,
-            ...(turn.systemPrompt ? { systemPrompt: turn.systemPrompt } : {}),
-            messages,
-            ...(turn.toolDefinitions.length > 0 ? { tools: turn.toolDefinitions } : {}),
-          },
-          { signal: this.#abort.signal },
-        );
+        const request = {
+          model: turn.model,
+          ...(turn.systemPrompt ? { systemPrompt: turn.systemPrompt } : {}),
+          messages: [...messages],
+          ...(turn.toolDefinitions.length > 0 ? { tools: turn.toolDefinitions } : {}),
+        };
         let finished = false;
-        for await (const event of stream) {
+        for await (const event of this.#stream(apiKey, request)) {
           if (event.type === 'finish') {
             finished = true;
             counts.inputTokens += event.usage.inputTokens;
@@ -216,6 +212,36 @@ export class ChatRun {
       },
       failure,
     });
+  }
+
+  /**
+   * The provider's stream for one step. A call that fails to connect before anything
+   * arrived (a reset of a kept-alive connection the server was closing, a refused
+   * connection) is made once more: nothing of it reached the reader, and the user should
+   * not lose a turn to a stale socket. A timeout, an answer with an error status, or a
+   * failure after the first event is not retried.
+   */
+  async *#stream(apiKey: string, request: Parameters<LlmProvider['stream']>[1]): AsyncGenerator<StreamEvent> {
+    for (let attempt = 1; ; attempt += 1) {
+      let received = false;
+      try {
+        for await (const event of this.#deps.provider.stream(apiKey, request, { signal: this.#abort.signal })) {
+          received = true;
+          yield event;
+        }
+        return;
+      } catch (error) {
+        const retry =
+          attempt === 1 &&
+          !received &&
+          !this.#abort.signal.aborted &&
+          isByokError(error) &&
+          error.code === 'provider_network_error' &&
+          error.details?.timeout !== true;
+        if (!retry) throw error;
+        this.#deps.logger.warn({ err: error, runId: this.runId }, 'byok chat: the provider call failed to connect; trying once more');
+      }
+    }
   }
 
   async #runTools(calls: ToolCallPart[]): Promise<ToolResultPart[]> {

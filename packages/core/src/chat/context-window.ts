@@ -62,13 +62,17 @@ export function rowParts(row: Pick<ChatMessageRow, 'parts'>): MessagePart[] {
   return JSON.parse(row.parts) as MessagePart[];
 }
 
-/** The provider messages of one stored message; none for a reply without content or one still streaming. */
-export function rowToLlmMessages(row: ChatMessageRow): LlmMessage[] {
-  if (row.status === 'streaming') return [];
-  const parts = rowParts(row);
-  if (parts.length === 0) return [];
-  if (row.role === 'assistant') return replyToLlmMessages(parts);
-  return [{ role: row.role, parts }];
+/**
+ * The provider messages of a stored message and the `tool` messages that follow it: a
+ * reply becomes its steps; a call answered by one of those tool messages is paired with
+ * that answer, any other open call with a cancelled result.
+ */
+function unitMessages(rows: readonly ChatMessageRow[]): LlmMessage[] {
+  const [first, ...tools] = rows;
+  const toolParts = tools.map((r) => rowParts(r));
+  const answered = new Set(toolParts.flat().flatMap((p) => (p.type === 'tool-result' ? [p.toolCallId] : [])));
+  const head: LlmMessage[] = first!.role === 'assistant' ? replyToLlmMessages(rowParts(first!), answered) : [{ role: first!.role, parts: rowParts(first!) }];
+  return [...head, ...toolParts.map((parts): LlmMessage => ({ role: 'tool', parts }))];
 }
 
 interface Unit {
@@ -94,16 +98,17 @@ export function buildContextWindow(input: {
 }): ContextWindow {
   const units: Unit[] = [];
   for (const row of input.path) {
-    const messages = rowToLlmMessages(row);
-    if (messages.length === 0) continue;
+    if (row.status === 'streaming') continue;
+    const parts = rowParts(row);
+    if (parts.length === 0) continue;
     const last = units.at(-1);
     if (row.role === 'tool' && last !== undefined) {
       last.rows.push(row);
-      last.messages.push(...messages);
       last.tokens += row.tokenEstimate;
+      last.messages = unitMessages(last.rows);
       continue;
     }
-    units.push({ rows: [row], messages, tokens: row.tokenEstimate });
+    units.push({ rows: [row], messages: unitMessages([row]), tokens: row.tokenEstimate });
   }
   let tokens = estimateTextTokens(input.systemPrompt);
   let count = 0;
@@ -156,13 +161,14 @@ export async function loadContextWindow(input: {
   let tokens = estimateTextTokens(input.systemPrompt) + extra.reduce((sum, r) => sum + r.tokenEstimate, 0);
   let count = extra.length;
   if (input.leafId !== null) {
-    let beforeSeq: number | undefined;
+    // The newest page first: below any seq.
+    let beforeSeq = Number.MAX_SAFE_INTEGER;
     const pageSize = Math.min(100, input.maxMessages + 2);
     for (;;) {
       const page = await input.messages.path(input.userId, input.sessionId, {
         leafId: input.leafId,
         limit: pageSize,
-        ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+        beforeSeq,
       });
       path.unshift(...page);
       for (const row of page) {

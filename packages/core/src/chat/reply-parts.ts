@@ -25,8 +25,12 @@ export function cancelledResult(call: ToolCallPart, reason: 'cancelled' | 'abort
  * The parts with a cancelled result added after each tool call that has none, so every
  * call is paired (a reply stopped, failed or recovered while a tool ran).
  */
-export function closeOpenToolCalls(parts: readonly MessagePart[], reason: 'cancelled' | 'aborted' | 'error' | 'lease_expired'): MessagePart[] {
-  const answered = new Set(parts.filter((p): p is ToolResultPart => p.type === 'tool-result').map((p) => p.toolCallId));
+export function closeOpenToolCalls(
+  parts: readonly MessagePart[],
+  reason: 'cancelled' | 'aborted' | 'error' | 'lease_expired',
+  answeredElsewhere: ReadonlySet<string> = new Set(),
+): MessagePart[] {
+  const answered = new Set([...answeredElsewhere, ...parts.filter((p): p is ToolResultPart => p.type === 'tool-result').map((p) => p.toolCallId)]);
   const open = parts.filter((p): p is ToolCallPart => p.type === 'tool-call' && !answered.has(p.toolCallId));
   if (open.length === 0) return [...parts];
   const out = [...parts];
@@ -48,9 +52,10 @@ export function openToolCalls(parts: readonly MessagePart[]): ToolCallPart[] {
 /**
  * A stored reply as the messages a provider expects: for each step an `assistant` message
  * (its reasoning, text and calls, provider metadata included) and then a `tool` message
- * with the step's results. Open calls get a cancelled result first.
+ * with the step's results. Open calls get a cancelled result first, except those answered
+ * elsewhere (a host's own `tool` message after the reply).
  */
-export function replyToLlmMessages(parts: readonly MessagePart[]): LlmMessage[] {
+export function replyToLlmMessages(parts: readonly MessagePart[], answeredElsewhere: ReadonlySet<string> = new Set()): LlmMessage[] {
   const out: LlmMessage[] = [];
   let assistant: MessagePart[] = [];
   let results: MessagePart[] = [];
@@ -60,7 +65,7 @@ export function replyToLlmMessages(parts: readonly MessagePart[]): LlmMessage[] 
     assistant = [];
     results = [];
   };
-  for (const part of closeOpenToolCalls(parts, 'cancelled')) {
+  for (const part of closeOpenToolCalls(parts, 'cancelled', answeredElsewhere)) {
     if (part.type === 'tool-result') {
       results.push(part);
       continue;
