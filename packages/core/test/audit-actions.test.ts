@@ -30,6 +30,7 @@ const SDK_ACTIONS = [
   'kms.rewrapped',
   'chat.session.deleted',
   'chat.message.deleted',
+  'chat.retention.purged',
 ];
 
 function codeOf(fn: () => unknown): string | undefined {

@@ -48,7 +48,7 @@ describe('HTTP operation registry', () => {
     expect((await byok.http.handle(request('GET', '/me', { headers: as(bob.id) }))).body).toMatchObject({ id: bob.id, name: 'Bob', email: 'b@example.com' });
     expect((await byok.http.handle(request('PATCH', '/me', { headers: as(bob.id), body: { name: 'Bob B' } }))).status).toBe(200);
     expect((await byok.http.handle(request('PATCH', '/me/preferences', { headers: as(bob.id), body: { theme: 'dark' } }))).status).toBe(200);
-    expect((await byok.http.handle(request('POST', '/me/delete', { headers: as(bob.id), body: { confirm: true } }))).status).toBeLessThan(300);
+    expect((await byok.http.handle(request('DELETE', '/me', { headers: as(bob.id) }))).status).toBeLessThan(300);
 
     expect((await byok.http.handle(request('GET', '/me', { headers: as(userId) }))).body).toEqual(adaBefore);
     expect((await byok.http.handle(request('GET', '/me/preferences', { headers: as(userId) }))).body).toEqual(adaPrefs);

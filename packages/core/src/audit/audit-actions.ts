@@ -34,9 +34,15 @@ const keyStatus = z.enum(['valid', 'invalid', 'unverified']);
 export const auditActions = defineAuditActions({
   'user.created': z.object({ issuer: issuer.optional(), method: z.enum(['oidc', 'dev']).optional() }),
   'user.updated': z.object({ fields: fieldNames.optional() }),
-  'user.deleted': z.object({ by: z.enum(['self', 'admin']).optional() }),
+  'user.deleted': z.object({
+    by: z.enum(['self', 'admin']).optional(),
+    sessions: count.optional(),
+    messages: count.optional(),
+    providerKeys: count.optional(),
+  }),
   'user.exported': z.object({
-    format: z.enum(['json']).optional(),
+    format: z.enum(['json', 'markdown']).optional(),
+    sessionId: id.optional(),
     sessions: count.optional(),
     messages: count.optional(),
     bytes: count.optional(),
@@ -84,6 +90,7 @@ export const auditActions = defineAuditActions({
   }),
   'chat.session.deleted': z.object({ sessionId: id.optional(), messages: count.optional() }),
   'chat.message.deleted': z.object({ sessionId: id.optional(), messageId: id.optional(), seq: count.optional() }),
+  'chat.retention.purged': z.object({ sessions: count.optional(), messages: count.optional(), cutoff: count.optional(), maxAgeMs: count.optional() }),
 });
 
 /** The names of byok's built-in audit actions. */

@@ -3,7 +3,8 @@ import { defineOperation, type Operation } from '../http/operation';
 import { pageOutput } from '../util/cursor';
 import type { AuditService } from './audit-service';
 
-const auditEntrySchema = z.object({
+/** One row of a user's own audit trail, as `audit.list` returns it. */
+export const auditEntrySchema = z.object({
   id: z.string(),
   seq: z.number(),
   at: z.number(),

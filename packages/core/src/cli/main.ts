@@ -1,6 +1,7 @@
 import { createByok, type Byok, type ByokOptions } from '../byok';
 import { isByokError } from '../errors';
 import { AUDIT_VERIFY_OPTIONS, runAuditVerify } from './audit-command';
+import { CHAT_PURGE_OPTIONS, runChatPurge } from './chat-command';
 import { KEYS_OPTIONS, runKeysCommand } from './keys-command';
 import { KMS_OPTIONS, runKmsCommand } from './kms-command';
 import { parseCliArgs, type CliOptions } from './cli-args';
@@ -22,16 +23,17 @@ Usage:
   byok kms rewrap [--batch N]                 re-wrap every data key under the primary KEK (resumable)
   byok kms min-version N                      retire KEK versions below N once nothing uses them
   byok keys list|rotate|revoke KID            access-token signing keys (rotate: publish, then sign)
+  byok chat purge [--batch N] [--json]        delete chat sessions past chat.retention.maxAgeMs (resumable)
 
 The options are read from byok.config.ts (default export: the createByok options).
 `;
 
 const GLOBAL_OPTIONS = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const satisfies CliOptions;
 const MIGRATE_OPTIONS = { status: { type: 'boolean' } } as const satisfies CliOptions;
-const COMMAND_OPTIONS: Record<string, CliOptions> = { migrate: MIGRATE_OPTIONS, audit: AUDIT_VERIFY_OPTIONS, kms: KMS_OPTIONS, keys: KEYS_OPTIONS };
+const COMMAND_OPTIONS: Record<string, CliOptions> = { migrate: MIGRATE_OPTIONS, audit: AUDIT_VERIFY_OPTIONS, kms: KMS_OPTIONS, keys: KEYS_OPTIONS, chat: CHAT_PURGE_OPTIONS };
 // Every flag of every command: a flag none of them knows (`--bacth`) fails before the
 // config is loaded; each command then checks that the flags it got are its own.
-const EVERY_OPTION = { ...MIGRATE_OPTIONS, ...AUDIT_VERIFY_OPTIONS, ...KMS_OPTIONS, ...KEYS_OPTIONS, ...GLOBAL_OPTIONS } as const;
+const EVERY_OPTION = { ...MIGRATE_OPTIONS, ...AUDIT_VERIFY_OPTIONS, ...KMS_OPTIONS, ...KEYS_OPTIONS, ...CHAT_PURGE_OPTIONS, ...GLOBAL_OPTIONS } as const;
 
 /**
  * Runs the `byok` command line and returns its exit code (2 on a usage error: an unknown
@@ -52,18 +54,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return command || values.help ? 0 : 1;
   }
-  const known = command === 'migrate' || (command === 'audit' && sub === 'verify') || command === 'kms' || command === 'keys';
+  const known = command === 'migrate' || (command === 'audit' && sub === 'verify') || command === 'kms' || command === 'keys' || (command === 'chat' && sub === 'purge');
   if (!known) {
     io.stderr.write(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
     return 2;
   }
   // The command's own arguments: all but the command word(s) and the CLI's --config.
-  const skip = new Set([...(optionIndexes.config ?? []), ...positionalIndexes.slice(0, command === 'audit' ? 2 : 1)]);
+  const twoWords = command === 'audit' || command === 'chat';
+  const skip = new Set([...(optionIndexes.config ?? []), ...positionalIndexes.slice(0, twoWords ? 2 : 1)]);
   const rest = argv.filter((_, i) => !skip.has(i));
   const own = parseCliArgs(rest, COMMAND_OPTIONS[command]!);
   const stray = 'error' in own ? own.error : command === 'migrate' && own.positionals.length > 0 ? `Unknown argument: ${own.positionals[0]}` : undefined;
   if (stray !== undefined) {
-    io.stderr.write(`byok ${command === 'audit' ? 'audit verify' : command}: ${stray}\n\n${USAGE}`);
+    io.stderr.write(`byok ${twoWords ? `${command} ${sub}` : command}: ${stray}\n\n${USAGE}`);
     return 2;
   }
   try {
@@ -75,6 +78,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (command === 'migrate') return await runMigrate(byok, values.status === true, io);
       if (command === 'audit') return await runAuditVerify(rest, { store: byok.store, audit: byok.audit, ...out });
       if (command === 'kms') return await runKmsCommand(rest, { byok, ...out });
+      if (command === 'chat') return await runChatPurge(rest, { byok, retention: (options as { chat?: { retention?: unknown } }).chat?.retention, ...out });
       return await runKeysCommand(rest, { byok, ...out });
     } finally {
       await byok.close();

@@ -87,19 +87,20 @@ export function createHttpSurface(options: HttpHandlerOptions): HttpSurface {
       if (!request.cookies) request.cookies = parseCookieHeader(request.headers.cookie);
       const rawInput = gatherInput(operation, request, searchParams, match.params);
       const ctx = await prepare(operation, rawInput, request);
-      const headers = { 'cache-control': 'no-store', ...ctx.response.headers };
+      // Read after the handler ran: it may have added headers (e.g. content-disposition).
+      const headers = () => ({ 'cache-control': 'no-store', ...ctx.response.headers });
       if (operation.kind === 'json') {
         const body = operation.output.parse(await operation.handler(ctx as never));
-        return { status: operation.http.status ?? 200, headers, cookies: ctx.response.cookies, body };
+        return { status: operation.http.status ?? 200, headers: headers(), cookies: ctx.response.cookies, body };
       }
       if (operation.kind === 'empty') {
         await operation.handler(ctx as never);
-        return { status: operation.http.status ?? 204, headers, cookies: ctx.response.cookies };
+        return { status: operation.http.status ?? 204, headers: headers(), cookies: ctx.response.cookies };
       }
       const raw = await operation.handler(ctx as never);
       return {
         ...raw,
-        headers: { ...headers, ...raw.headers },
+        headers: { ...headers(), ...raw.headers },
         cookies: [...ctx.response.cookies, ...(raw.cookies ?? [])],
       };
     } catch (error) {

@@ -132,6 +132,12 @@ async function writeNodeResponse(res: ServerResponse, response: ByokResponse, he
     return;
   }
   res.statusCode = response.status;
+  if (response.text !== undefined && response.status !== 204) {
+    if (!res.hasHeader('content-type')) res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(response.text));
+    res.end(head ? undefined : response.text);
+    return;
+  }
   if (response.body === undefined || response.status === 204) {
     res.end();
     return;

@@ -50,6 +50,8 @@ export function openApiDocument(operations: Operation[], info: { title?: string;
         ? { description: 'OK', content: { 'application/json': { schema: schemaOf(op.output, 'output') } } }
         : op.kind === 'raw' && op.produces === 'event-stream'
           ? { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: { type: 'string' } } } }
+          : op.kind === 'raw' && op.produces === 'markdown'
+            ? { description: 'Markdown', content: { 'text/markdown': { schema: { type: 'string' } } } }
           : { description: op.kind === 'empty' ? 'No content' : 'Redirect' };
     paths[path] ??= {};
     paths[path][method] = {

@@ -47,8 +47,8 @@ export interface EmptyOperation<I = any, R extends AuthRequirement = AuthRequire
 export interface RawOperation<I = any, R extends AuthRequirement = AuthRequirement> extends OperationBase<I> {
   kind: 'raw';
   auth: R;
-  /** For OpenAPI: what the success response is. */
-  produces: 'redirect' | 'event-stream' | 'json';
+  /** For OpenAPI: what the success response is (`markdown`: a `text` body as `text/markdown`). */
+  produces: 'redirect' | 'event-stream' | 'json' | 'markdown';
   handler(ctx: Ctx<I, R>): Promise<Omit<ByokResponse, 'cookies' | 'headers'> & Partial<Pick<ByokResponse, 'cookies' | 'headers'>>>;
 }
 

@@ -44,6 +44,8 @@ export interface ByokResponse {
   cookies: SetCookie[];
   /** JSON body; absent for 204 and redirects. */
   body?: unknown;
+  /** A text body written as it is (e.g. Markdown), with the `content-type` of `headers` (default `text/plain; charset=utf-8`); instead of `body`. */
+  text?: string;
   /** Location for a 302/303 redirect. */
   redirect?: string;
   /** An event stream: the adapter writes each event as SSE and stops on client close. */

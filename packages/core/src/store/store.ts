@@ -1,6 +1,7 @@
 import type { ProviderKeysRepository, SealedRecordsRepository } from './provider-keys-repository';
 import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysRepository } from './auth-repositories';
 import type { ChatMessagesRepository, ChatSessionsRepository } from './chat-repositories';
+import type { ChatMaintenanceRepository } from './chat-maintenance-repository';
 
 /**
  * The Store: byok's repository-level persistence contract. Two implementations ship
@@ -47,6 +48,8 @@ export interface Store {
   readonly chatSessions: ChatSessionsRepository;
   /** Chat messages, a tree per session read as a path; seq allocation and run ownership (chat memory). */
   readonly chatMessages: ChatMessagesRepository;
+  /** Chat rows outside a turn: a session's every message (export), user counts, generated titles, the retention purge. */
+  readonly chatMaintenance: ChatMaintenanceRepository;
   /**
    * Runs `fn` in one transaction. A deadlock or serialisation failure rolls back and
    * re-runs `fn` (at most `retries` times, default 5), so `fn` must only have effects

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineOperation, type Operation } from '../http/operation';
 import { preferencesPatch, preferencesSchema } from './preferences-schema';
+import { userDataExportSchema } from './user-data-export';
 import { userProfileSchema, type UsersService } from './users-service';
 
 /** The HTTP operations of users and preferences. */
@@ -33,11 +34,47 @@ export function usersOperations(users: UsersService): Operation[] {
     defineOperation({
       kind: 'empty',
       name: 'me.delete',
-      summary: 'Delete the signed-in user and all their data',
+      summary: 'Delete the signed-in user and all their data (audited on the system chain, counts only)',
       auth: 'required',
-      input: z.object({ confirm: z.literal(true) }),
-      http: { method: 'POST', path: '/me/delete' },
-      handler: ({ auth }) => users.delete(auth.userId),
+      input: z.object({}),
+      http: { method: 'DELETE', path: '/me' },
+      handler: async ({ auth }) => {
+        await users.deleteUserData(auth.userId, { by: 'self' });
+      },
+    }),
+    defineOperation({
+      kind: 'json',
+      name: 'me.export',
+      summary: 'Everything byok keeps about the signed-in user, as one JSON document (no secrets)',
+      auth: 'required',
+      input: z.object({}),
+      output: userDataExportSchema,
+      http: { method: 'GET', path: '/me/export' },
+      handler: async ({ auth, meta, response }) => {
+        const data = await users.exportUserData(auth.userId, meta);
+        response.headers['content-disposition'] = `attachment; filename="byok-export-${new Date(data.exportedAt).toISOString().slice(0, 10)}.json"`;
+        return data;
+      },
+    }),
+    defineOperation({
+      kind: 'raw',
+      name: 'chat.sessions.exportMarkdown',
+      summary: 'One of the signed-in user’s chat sessions as Markdown (the branch shown)',
+      auth: 'required',
+      produces: 'markdown',
+      input: z.object({ id: z.string().min(1).max(100) }),
+      http: { method: 'GET', path: '/chat/sessions/:id/export.md' },
+      handler: async ({ auth, input, meta }) => {
+        const markdown = await users.exportSessionMarkdown(auth.userId, input.id, meta);
+        return {
+          status: 200,
+          headers: {
+            'content-type': 'text/markdown; charset=utf-8',
+            'content-disposition': `attachment; filename="chat-${input.id.replace(/[^A-Za-z0-9_-]/g, '_')}.md"`,
+          },
+          text: markdown,
+        };
+      },
     }),
     defineOperation({
       kind: 'json',

@@ -8,6 +8,9 @@ import type { Sealer } from '../vault/sealer';
 import type { ByokEventBus } from '../util/events';
 import { uuidv7 } from '../util/ids';
 import { DEFAULT_PREFERENCES, preferencesPatch, type Preferences, type PreferencesPatch } from './preferences-schema';
+import { toUserProfile as toProfile, type UserProfile } from './user-profile';
+import { deleteUserData, type DeleteUserDataOptions, type UserDataDeletion } from './user-data-deletion';
+import { exportSessionMarkdown, exportUserData, type AuditTrailReader, type ChatContentOpener, type UserDataExport } from './user-data-export';
 
 /** The audit recorder the users service needs (the audit service satisfies it). */
 export interface UsersAuditRecorder {
@@ -26,18 +29,7 @@ export interface UsersAuditRecorder {
   ): Promise<unknown>;
 }
 
-/** A user as byok shows it to the user and to the host. */
-export const userProfileSchema = z.object({
-  id: z.string(),
-  email: z.string().nullable(),
-  emailVerified: z.boolean(),
-  name: z.string().nullable(),
-  pictureUrl: z.string().nullable(),
-  custom: z.unknown().nullable(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-});
-export type UserProfile = z.infer<typeof userProfileSchema>;
+export { userProfileSchema, type UserProfile } from './user-profile';
 
 /** What an identity provider asserted at sign-in. */
 export interface IdentityClaims {
@@ -73,12 +65,15 @@ export type ProfilePatch = z.input<typeof profilePatch>;
 /** What a {@link UsersService} is built from. */
 export interface UsersServiceDeps {
   store: Store;
-  audit: UsersAuditRecorder;
+  /** Records every change; its `list` is read for the user's own trail in a data export. */
+  audit: UsersAuditRecorder & AuditTrailReader;
   events: ByokEventBus;
   clock?: Clock;
   options?: UsersOptions;
   /** Dropped from its data-key cache when a user is deleted. */
   sealer?: Pick<Sealer, 'evictUser'>;
+  /** Opens sealed chat content for an export (`memory.sealContent`); by default the columns are read as stored. */
+  openChatContent?: ChatContentOpener;
 }
 
 /**
@@ -87,11 +82,12 @@ export interface UsersServiceDeps {
  */
 export class UsersService {
   private readonly store: Store;
-  private readonly audit: UsersAuditRecorder;
+  private readonly audit: UsersAuditRecorder & AuditTrailReader;
   private readonly events: ByokEventBus;
   private readonly clock: Clock;
   private readonly options: UsersOptions;
   private readonly sealer: Pick<Sealer, 'evictUser'> | undefined;
+  private readonly openChatContent: ChatContentOpener | undefined;
 
   /**
    * @example
@@ -104,6 +100,7 @@ export class UsersService {
     this.clock = deps.clock ?? systemClock;
     this.options = deps.options ?? {};
     this.sealer = deps.sealer;
+    this.openChatContent = deps.openChatContent;
   }
 
   /**
@@ -239,30 +236,56 @@ export class UsersService {
   }
 
   /**
-   * Deletes the user and every row of theirs (cascade). Audit rows stay, but their
-   * personal side rows and the user's HMAC salt are erased, so they identify no one.
+   * Every row byok keeps about the user, as one JSON document (see `userDataExportSchema`):
+   * profile, identities, preferences, provider keys as their status only (never the key or
+   * its sealed value), signed-in devices, the issuers' token dates, every chat session with
+   * every branch of messages, and the user's own audit trail. Each query is scoped by the
+   * user's id. Recorded as `user.exported` on the user's chain.
+   *
+   * @example
+   * import { writeFile } from 'node:fs/promises';
+   * const data = await byok.users.exportUserData(userId);
+   * await writeFile('my-data.json', JSON.stringify(data, null, 2));
    */
-  async delete(userId: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      if (!(await tx.users.get(userId))) throw new ByokError('not_found', 'User not found');
-      await this.audit.record({ actorUserId: null, action: 'user.deleted', target: userId, outcome: 'success' }, tx);
-      await tx.audit.eraseUser(userId);
-      await tx.users.delete(userId);
-    });
+  async exportUserData(userId: string, meta: RequestMeta = NO_REQUEST_META): Promise<UserDataExport> {
+    return exportUserData(this.exportDeps(), userId, meta);
+  }
+
+  /**
+   * One of the user's chat sessions as Markdown: the branch shown (its active path), oldest
+   * message first. Another user's session is `not_found`. Recorded as `user.exported`.
+   *
+   * @example
+   * const [session] = (await byok.users.exportUserData(userId)).chatSessions;
+   * if (session) await byok.users.exportSessionMarkdown(userId, session.id);
+   */
+  async exportSessionMarkdown(userId: string, sessionId: string, meta: RequestMeta = NO_REQUEST_META): Promise<string> {
+    return exportSessionMarkdown(this.exportDeps(), userId, sessionId, meta);
+  }
+
+  /**
+   * Deletes the user and every row of theirs in one transaction (cascade: identities,
+   * preferences, provider keys, sign-in sessions, issuer tokens, chat sessions and
+   * messages). The deletion is recorded on the system chain with counts only; the user's
+   * audit rows stay, but their personal side rows and the user's HMAC salt are erased, so
+   * they identify no one and every chain still verifies.
+   *
+   * @example
+   * const removed = await byok.users.deleteUserData(userId); // { sessions, messages, providerKeys }
+   */
+  async deleteUserData(userId: string, options: DeleteUserDataOptions = {}): Promise<UserDataDeletion> {
+    const removed = await deleteUserData({ store: this.store, audit: this.audit }, userId, options);
     this.sealer?.evictUser(userId);
     this.events.emit('user.deleted', { userId });
+    return removed;
   }
-}
 
-function toProfile(row: UserRow): UserProfile {
-  return {
-    id: row.id,
-    email: row.email,
-    emailVerified: row.emailVerified,
-    name: row.name,
-    pictureUrl: row.pictureUrl,
-    custom: row.custom === null ? null : (JSON.parse(row.custom) as unknown),
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
+  /** {@link deleteUserData}, without the counts. */
+  async delete(userId: string): Promise<void> {
+    await this.deleteUserData(userId);
+  }
+
+  private exportDeps() {
+    return { store: this.store, audit: this.audit, clock: this.clock, ...(this.openChatContent ? { openChatContent: this.openChatContent } : {}) };
+  }
 }

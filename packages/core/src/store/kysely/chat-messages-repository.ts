@@ -22,7 +22,8 @@ type DbRow = Record<string, unknown>;
 const strOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : (value as string));
 const numOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : num(value));
 
-function toChatMessageRow(r: DbRow): ChatMessageRow {
+/** A `chat_messages` row as the contract's {@link ChatMessageRow}. */
+export function toChatMessageRow(r: DbRow): ChatMessageRow {
   return {
     id: r.id as string,
     sessionId: r.session_id as string,

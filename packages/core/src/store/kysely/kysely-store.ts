@@ -7,6 +7,8 @@ import { KyselySigningKeysRepository } from './signing-keys-repository';
 import type { ChatMessagesRepository, ChatSessionsRepository } from '../chat-repositories';
 import { KyselyChatMessagesRepository } from './chat-messages-repository';
 import { KyselyChatSessionsRepository } from './chat-sessions-repository';
+import type { ChatMaintenanceRepository } from '../chat-maintenance-repository';
+import { KyselyChatMaintenanceRepository } from './chat-maintenance-repository';
 import type { Kysely } from 'kysely';
 import { ByokError } from '../../errors';
 import type { Migrator } from '../migrations/migrator';
@@ -80,6 +82,7 @@ export class KyselyStore implements Store {
   readonly oauthTokens: OAuthTokensRepository;
   readonly chatSessions: ChatSessionsRepository;
   readonly chatMessages: ChatMessagesRepository;
+  readonly chatMaintenance: ChatMaintenanceRepository;
   readonly #shared: KyselyStoreShared;
 
   constructor(shared: KyselyStoreShared, db: Kysely<any> = shared.db, inTransaction = false) {
@@ -100,6 +103,7 @@ export class KyselyStore implements Store {
     this.oauthTokens = new KyselyOAuthTokensRepository(this);
     this.chatSessions = new KyselyChatSessionsRepository(this);
     this.chatMessages = new KyselyChatMessagesRepository(this);
+    this.chatMaintenance = new KyselyChatMaintenanceRepository(this);
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>, options?: { retries?: number }): Promise<T> {

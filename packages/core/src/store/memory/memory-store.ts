@@ -7,6 +7,8 @@ import { MemorySigningKeysRepository } from './signing-keys-repository';
 import type { ChatMessagesRepository, ChatSessionsRepository } from '../chat-repositories';
 import { MemoryChatMessagesRepository } from './chat-messages-repository';
 import { MemoryChatSessionsRepository } from './chat-sessions-repository';
+import type { ChatMaintenanceRepository } from '../chat-maintenance-repository';
+import { MemoryChatMaintenanceRepository } from './chat-maintenance-repository';
 import { ByokError } from '../../errors';
 import type { Clock } from '../../util/clock';
 import { AsyncMutex } from '../async-mutex';
@@ -58,6 +60,7 @@ export class MemoryStore implements Store {
   readonly oauthTokens: OAuthTokensRepository;
   readonly chatSessions: ChatSessionsRepository;
   readonly chatMessages: ChatMessagesRepository;
+  readonly chatMaintenance: ChatMaintenanceRepository;
   readonly [MEMORY_STATE]: MemoryStoreState;
   readonly #shared: Shared;
   readonly #tx: OpenTransaction | undefined;
@@ -76,6 +79,7 @@ export class MemoryStore implements Store {
     this.oauthTokens = new MemoryOAuthTokensRepository(this);
     this.chatSessions = new MemoryChatSessionsRepository(this);
     this.chatMessages = new MemoryChatMessagesRepository(this);
+    this.chatMaintenance = new MemoryChatMaintenanceRepository(this);
   }
 
   get state(): MemoryStoreState {

@@ -2,6 +2,7 @@ import { foundation } from './0001-foundation';
 import { vault } from './0002-vault';
 import { auth } from './0003-auth';
 import { chat } from './0004-chat';
+import { chatRetention } from './0005-chat-retention';
 import type { Migration } from './migration';
 
 /**
@@ -10,4 +11,4 @@ import type { Migration } from './migration';
  * `name` is the file name) and append it to this array — one import, one entry. Never
  * edit, reorder or remove an entry that has been released.
  */
-export const migrations: readonly Migration[] = [foundation, vault, auth, chat];
+export const migrations: readonly Migration[] = [foundation, vault, auth, chat, chatRetention];
