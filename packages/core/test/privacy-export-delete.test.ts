@@ -328,7 +328,7 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(JSON.stringify(foreign)).not.toContain(a.marker);
 
     const doc = (await byok.http.handle({ method: 'GET', url: '/openapi.json', headers: {}, remoteAddress: '127.0.0.1' })).body as { paths: Record<string, any> };
-    expect(Object.keys(doc.paths['/chat/sessions/{id}/export.md'].get.responses['200'].content)).toEqual(['text/markdown']);
+    expect(Object.keys(doc.paths['/chat/sessions/{sessionId}/export.md'].get.responses['200'].content)).toEqual(['text/markdown']);
     expect(doc.paths['/me'].delete.operationId).toBe('me.delete');
     expect(doc.paths['/me/export'].get.responses['200'].content['application/json'].schema.properties.chatSessions).toBeDefined();
   });

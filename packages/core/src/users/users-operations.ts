@@ -62,15 +62,15 @@ export function usersOperations(users: UsersService): Operation[] {
       summary: 'One of the signed-in user’s chat sessions as Markdown (the branch shown)',
       auth: 'required',
       produces: 'markdown',
-      input: z.object({ id: z.string().min(1).max(100) }),
-      http: { method: 'GET', path: '/chat/sessions/:id/export.md' },
+      input: z.object({ sessionId: z.string().min(1).max(100) }),
+      http: { method: 'GET', path: '/chat/sessions/:sessionId/export.md' },
       handler: async ({ auth, input, meta }) => {
-        const markdown = await users.exportSessionMarkdown(auth.userId, input.id, meta);
+        const markdown = await users.exportSessionMarkdown(auth.userId, input.sessionId, meta);
         return {
           status: 200,
           headers: {
             'content-type': 'text/markdown; charset=utf-8',
-            'content-disposition': `attachment; filename="chat-${input.id.replace(/[^A-Za-z0-9_-]/g, '_')}.md"`,
+            'content-disposition': `attachment; filename="chat-${input.sessionId.replace(/[^A-Za-z0-9_-]/g, '_')}.md"`,
           },
           text: markdown,
         };
