@@ -25,7 +25,7 @@ const listInput = z.object({
 });
 
 /** The HTTP operations of the audit trail: a user reads their own rows. */
-export function auditOperations(audit: AuditService): Operation[] {
+export function auditOperations(audit: AuditService) {
   return [
     defineOperation({
       kind: 'json',
@@ -44,5 +44,5 @@ export function auditOperations(audit: AuditService): Operation[] {
           ...(input.to !== undefined ? { to: input.to } : {}),
         }),
     }),
-  ];
+  ] satisfies Operation[];
 }

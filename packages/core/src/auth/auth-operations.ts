@@ -36,7 +36,7 @@ const sessionSchema = z.object({
  * @example
  * for (const op of authOperations(byok.auth)) surface.add(op);
  */
-export function authOperations(auth: AuthService): Operation[] {
+export function authOperations(auth: AuthService) {
   const names = auth.cookies;
   const sessionCookies = (tokens: SessionTokens, now: number): SetCookie[] => [
     authCookie(names, names.access, tokens.accessToken, Math.max(1, Math.floor((tokens.accessTokenExpiresAt - now) / 1000))),
@@ -188,5 +188,5 @@ export function authOperations(auth: AuthService): Operation[] {
         return { status: 200, body: jwks, headers: { 'cache-control': 'public, max-age=60' } };
       },
     }),
-  ];
+  ] satisfies Operation[];
 }

@@ -7,7 +7,9 @@ export type { ByokRequest, ByokResponse, SetCookie, SseEvent, AuthContext, Reque
 
 // The operation registry.
 export { defineOperation } from './operation';
-export type { Operation, JsonOperation, EmptyOperation, RawOperation, OperationContext, AuthRequirement, HttpMethod } from './operation';
+export type { Operation, JsonOperation, EmptyOperation, RawOperation, OperationContext, AuthRequirement, HttpMethod, HttpBinding, Defined } from './operation';
+// The registry's types by operation name, for typed clients (`@byok/client`).
+export type { ByokOperations, OperationMapOf, OperationTypes, OperationTypesOf } from './operation-map';
 export type { HttpSurface, Authenticate, AuthenticateIntent } from './http-handler';
 export { openApiDocument } from './openapi';
 

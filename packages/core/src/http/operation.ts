@@ -21,7 +21,14 @@ interface OperationBase<I> {
   /** Rate-limit class applied per IP and per user before the handler runs (a typo does not compile). */
   rateLimit?: RateLimitClass;
   input: z.ZodType<I, any>;
-  http: { method: HttpMethod; path: string; status?: number };
+  http: HttpBinding;
+}
+
+/** Where an operation lives on the HTTP surface. */
+export interface HttpBinding {
+  method: HttpMethod;
+  path: string;
+  status?: number;
 }
 
 export type AuthRequirement = 'required' | 'optional' | 'none';
@@ -55,6 +62,12 @@ export interface RawOperation<I = any, R extends AuthRequirement = AuthRequireme
 export type Operation = JsonOperation<any, any, any> | EmptyOperation<any, any> | RawOperation<any, any>;
 
 /**
+ * An operation as `defineOperation` returns it: its name, binding, schemas (and what a raw
+ * one produces) keep their literal types, so `OperationMapOf` can type a client from it.
+ */
+export type Defined<Op, Facts> = Omit<Op, keyof Facts> & Facts;
+
+/**
  * Declares an operation with its types inferred. Identity at run time.
  *
  * @example
@@ -67,9 +80,15 @@ export type Operation = JsonOperation<any, any, any> | EmptyOperation<any, any> 
  * });
  * byok.http.add(whoAmI);
  */
-export function defineOperation<I, O, R extends AuthRequirement>(op: JsonOperation<I, O, R>): JsonOperation<I, O, R>;
-export function defineOperation<I, R extends AuthRequirement>(op: EmptyOperation<I, R>): EmptyOperation<I, R>;
-export function defineOperation<I, R extends AuthRequirement>(op: RawOperation<I, R>): RawOperation<I, R>;
+export function defineOperation<I, O, R extends AuthRequirement, const N extends string, const H extends HttpBinding, SI extends z.ZodType<I, any>, SO extends z.ZodType<O, any>>(
+  op: JsonOperation<I, O, R> & { name: N; http: H; input: SI; output: SO },
+): Defined<JsonOperation<I, O, R>, { name: N; http: H; input: SI; output: SO }>;
+export function defineOperation<I, R extends AuthRequirement, const N extends string, const H extends HttpBinding, SI extends z.ZodType<I, any>>(
+  op: EmptyOperation<I, R> & { name: N; http: H; input: SI },
+): Defined<EmptyOperation<I, R>, { name: N; http: H; input: SI }>;
+export function defineOperation<I, R extends AuthRequirement, const N extends string, const H extends HttpBinding, SI extends z.ZodType<I, any>, const P extends RawOperation['produces']>(
+  op: RawOperation<I, R> & { name: N; http: H; input: SI; produces: P },
+): Defined<RawOperation<I, R>, { name: N; http: H; input: SI; produces: P }>;
 export function defineOperation(op: Operation): Operation {
   return op;
 }

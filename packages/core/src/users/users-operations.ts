@@ -5,7 +5,7 @@ import { userDataExportSchema } from './user-data-export';
 import { userProfileSchema, type UsersService } from './users-service';
 
 /** The HTTP operations of users and preferences. */
-export function usersOperations(users: UsersService): Operation[] {
+export function usersOperations(users: UsersService) {
   return [
     defineOperation({
       kind: 'json',
@@ -96,5 +96,5 @@ export function usersOperations(users: UsersService): Operation[] {
       http: { method: 'PATCH', path: '/me/preferences' },
       handler: ({ auth, input, meta }) => users.updatePreferences(auth.userId, input, meta),
     }),
-  ];
+  ] satisfies Operation[];
 }

@@ -5,7 +5,7 @@ import { keyStatusSchema, keyTestResultSchema, type KeyVault } from './key-vault
 const providerParam = z.object({ provider: z.string().min(1).max(32) });
 
 /** The HTTP operations of the key vault. Keys go in; only statuses come out. */
-export function keyVaultOperations(vault: KeyVault): Operation[] {
+export function keyVaultOperations(vault: KeyVault) {
   return [
     defineOperation({
       kind: 'json',
@@ -68,5 +68,5 @@ export function keyVaultOperations(vault: KeyVault): Operation[] {
       http: { method: 'DELETE', path: '/keys/:provider' },
       handler: ({ auth, input, meta }) => vault.removeKey(auth.userId, input.provider, meta),
     }),
-  ];
+  ] satisfies Operation[];
 }
