@@ -38,6 +38,8 @@ import { RateLimiter, type RateLimiterOptions } from './http/rate-limit/rate-lim
 import { RedisRateLimitStore, type RedisEvalClient } from './http/rate-limit/redis-rate-limit-store';
 import type { DatabaseConfig } from './store/kysely/connect';
 import { ChatService, type ChatOptions } from './chat/chat-service';
+import { chatOperations } from './chat/chat-operations';
+import { isRedisChatRunClient, RedisChatRunHub } from './chat/chat-run-hub-redis';
 
 /**
  * Where byok keeps its tables: a host's Kysely instance, a database byok opens itself
@@ -186,6 +188,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
   let sealer: Sealer | undefined;
   let auth: AuthService | null = null;
   let chat: ChatService | undefined;
+  let chatHub: RedisChatRunHub | undefined;
   let recovery: ReturnType<typeof setInterval> | undefined;
   try {
     audit = new AuditService({
@@ -208,9 +211,12 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       limits,
       ...(chatStream !== undefined ? { chatStream } : {}),
     });
+    // With Redis, any instance resumes or stops a run that another one produces.
+    chatHub = redis && isRedisChatRunClient(redis) ? new RedisChatRunHub({ client: redis, logger }) : undefined;
     chat = new ChatService({
       store,
       keyVault,
+      ...(chatHub ? { hub: chatHub } : {}),
       providers: options.providers ?? [],
       audit,
       rateLimiter,
@@ -253,7 +259,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       clientIp: clientIpOf,
       logger,
     });
-    for (const op of [...usersOperations(users), ...auditOperations(audit), ...keyVaultOperations(keyVault), ...(signedIn ? authOperations(signedIn) : [])]) http.add(op);
+    for (const op of [...usersOperations(users), ...auditOperations(audit), ...keyVaultOperations(keyVault), ...chatOperations({ chat, store }), ...(signedIn ? authOperations(signedIn) : [])]) http.add(op);
     http.add(
       defineOperation({
         kind: 'raw',
@@ -267,7 +273,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       }),
     );
 
-    const opened = { audit, sealer, chat };
+    const opened = { audit, sealer, chat, chatHub };
     let closed = false;
     return {
       store,
@@ -286,6 +292,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
         closed = true;
         clearInterval(recovery);
         await opened.chat.close();
+        await opened.chatHub?.close();
         await signedIn?.close();
         await opened.audit.close();
         await opened.sealer.close();
@@ -296,6 +303,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     // A bad option found after the database opened: close what was opened.
     clearInterval(recovery);
     await chat?.close();
+    await chatHub?.close();
     await auth?.close();
     await audit?.close();
     await sealer?.close();

@@ -116,6 +116,38 @@ describe('RedisChatRunHub (real Redis on 127.0.0.1:6379)', () => {
     await slow.close();
   });
 
+  it('serves readers on the owning instance from memory, with no Redis connection of their own', async () => {
+    let connections = 0;
+    const counting = new Proxy(redisA, {
+      get(target, name, receiver) {
+        if (name === 'duplicate') {
+          return () => {
+            connections += 1;
+            return target.duplicate();
+          };
+        }
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const owner = new RedisChatRunHub({ client: counting, prefix, blockMs: 200 });
+    const other = new RedisChatRunHub({ client: counting, prefix, blockMs: 200 });
+    const runId = randomUUID();
+    await owner.publish(chunkAt(runId, 1));
+    const sender = collect(await owner.subscribe(runId, 0));
+    const reconnect = collect(await owner.subscribe(runId, 1));
+    for (let p = 2; p <= 6; p++) await owner.publish(chunkAt(runId, p));
+    await owner.end(runId);
+    expect((await sender).map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await reconnect).map((e) => e.position)).toEqual([2, 3, 4, 5, 6]);
+    expect(connections).toBe(0);
+    // another instance has no memory of the run: it reads Redis on a connection of its own
+    expect((await collect(await other.subscribe(runId, 4))).map((e) => e.position)).toEqual([5, 6]);
+    expect(connections).toBe(1);
+    await owner.close();
+    await other.close();
+  });
+
   it('carries a stop request to the instance that owns the run, and says whether anyone heard it', async () => {
     const runId = randomUUID();
     let stops = 0;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createByok, type Byok } from '../src/byok';
 import type { ChatEvent, UiMessageChunk } from '../src/chat/chat-events';
-import { chatEventId, parseLastEventId, UI_MESSAGE_STREAM_HEADERS, uiMessageStreamResponse } from '../src/chat/ui-message-stream';
+import { UI_MESSAGE_STREAM_HEADERS, uiMessageSseEvents, uiMessageStreamResponse } from '../src/chat/ui-message-stream';
 import { ByokError } from '../src/errors';
 import { defineOperation } from '../src/http/operation';
 import { nodeListener } from '../src/http/node-http';
@@ -70,11 +70,11 @@ describe('the UI message stream on the wire (real HTTP, parsed by ai 5 and ai 6)
         summary: 'A fixed UI message stream',
         auth: 'required',
         produces: 'event-stream',
-        input: z.object({ fail: z.enum(['byok', 'other']).optional() }).passthrough(),
+        input: z.object({ fail: z.enum(['byok', 'other']).optional(), refuse: z.boolean().optional() }).passthrough(),
         http: { method: 'POST', path: '/test/stream' },
         handler: async ({ input }) => {
           const failure = input.fail === 'byok' ? new ByokError('provider_unavailable', 'The model provider is unavailable') : input.fail === 'other' ? new Error('secret-ish detail at db:5432') : undefined;
-          return uiMessageStreamResponse({ events: events(input.fail ? CHUNKS.slice(0, 5) : CHUNKS, failure) });
+          return uiMessageStreamResponse({ events: events(input.refuse ? [] : input.fail ? CHUNKS.slice(0, 5) : CHUNKS, failure) });
         },
       }),
     );
@@ -165,12 +165,28 @@ describe('the UI message stream on the wire (real HTTP, parsed by ai 5 and ai 6)
     });
   }
 
-  it('reads back only the ids it writes', () => {
-    expect(parseLastEventId(chatEventId({ runId: RUN, position: 17 }))).toEqual({ runId: RUN, position: 17 });
-    expect(parseLastEventId(undefined)).toBeUndefined();
-    expect(parseLastEventId('  ')).toBeUndefined();
-    for (const bad of ['17', `${RUN}:`, `${RUN}:-1`, `${RUN}:1.5`, `${RUN}:01`, `${RUN}:1e3`, `:4`, `a b:4`, `${RUN}:99999999999999999`, `${'x'.repeat(129)}:1`]) {
-      expect(() => parseLastEventId(bad), bad).toThrow(expect.objectContaining({ code: 'bad_request' }));
-    }
+  it('answers a producer refused before its first event with that error as HTTP, not as a stream', async () => {
+    const res = await fetch(`${base}/test/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ fail: 'byok', refuse: true }) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ error: { code: 'provider_unavailable', message: 'The model provider is unavailable' } });
+  });
+
+  it('closes the producer when the stream is closed, even before its first event is read', async () => {
+    let closed = 0;
+    const source: AsyncIterable<ChatEvent> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: { runId: RUN, position: 1, chunk: { type: 'start' } } }),
+        return: async () => {
+          closed += 1;
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+    await uiMessageSseEvents(source)[Symbol.asyncIterator]().return!();
+    expect(closed).toBe(1);
+    const response = await uiMessageStreamResponse({ events: source });
+    await response.stream![Symbol.asyncIterator]().return!();
+    expect(closed).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 import { ByokError } from '../errors';
 import { silentLogger, type Logger } from '../util/logger';
 import type { ChatEvent, ChatRunHub, UiMessageChunk } from './chat-events';
+import { MemoryChatRunHub } from './chat-run-hub-memory';
 
 /** A connection of its own, for a blocking `XREAD` (one per live tail) or the stop channel subscriptions. */
 export interface RedisChatRunConnection {
@@ -70,13 +71,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `;
 
+/** How long this instance keeps an ended run of its own in memory; later readers read Redis. */
+const LOCAL_TTL_MS = 10_000;
+
 type StreamEntry = [id: string, fields: string[]];
 
 /**
  * A {@link ChatRunHub} on Redis, so any instance resumes or stops any run: each run's chunks
  * go to a Redis Stream (`XADD` with `MAXLEN`, the position as the entry id); a reconnect
  * replays what it missed and follows the live tail with `XREAD BLOCK` on a connection of its
- * own; the log expires `ttlMs` after the run ended. Stop requests travel over pub/sub on a
+ * own; the log expires `ttlMs` after the run ended. Readers on the instance that produces a
+ * run (the sending client, a reconnect that lands there) read it from memory instead. Stop requests travel over pub/sub on a
  * channel per run, so `requestStop` knows whether the owner heard it.
  *
  * @example
@@ -92,6 +97,8 @@ export class RedisChatRunHub implements ChatRunHub {
   readonly #blockMs: number;
   readonly #logger: Logger;
   readonly #stopListeners = new Map<string, Set<() => void>>();
+  /** The runs this instance produces, so their readers here (the sender first) need no Redis connection. */
+  readonly #local: MemoryChatRunHub;
   readonly #readers = new Set<RedisChatRunConnection>();
   #subscriber: RedisChatRunConnection | undefined;
   #closed = false;
@@ -104,20 +111,25 @@ export class RedisChatRunHub implements ChatRunHub {
     this.#maxLen = positive('maxLen', options.maxLen ?? 100_000);
     this.#blockMs = positive('blockMs', options.blockMs ?? 5_000);
     this.#logger = options.logger ?? silentLogger;
+    this.#local = new MemoryChatRunHub({ maxEventsPerRun: this.#maxLen, ttlMs: Math.min(this.#ttlMs, LOCAL_TTL_MS) });
   }
 
   async publish(event: ChatEvent): Promise<void> {
     if (!Number.isSafeInteger(event.position) || event.position < 1) {
       throw new ByokError('internal', `A run position must be a positive integer, not ${event.position}`);
     }
+    await this.#local.publish(event);
     await this.#client.eval(PUBLISH, 1, this.#logKey(event.runId), event.position, JSON.stringify(event.chunk), this.#maxLen, this.#liveTtlMs);
   }
 
   async end(runId: string): Promise<void> {
+    await this.#local.end(runId);
     await this.#client.eval(END, 1, this.#logKey(runId), this.#ttlMs);
   }
 
   async subscribe(runId: string, afterPosition: number, signal?: AbortSignal): Promise<AsyncIterable<ChatEvent> | undefined> {
+    const local = await this.#local.subscribe(runId, afterPosition, signal);
+    if (local) return local;
     const key = this.#logKey(runId);
     const first = (await this.#client.call('XRANGE', [key, '-', '+', 'COUNT', 1])) as StreamEntry[];
     const head = first[0];
@@ -166,6 +178,7 @@ export class RedisChatRunHub implements ChatRunHub {
     for (const reader of this.#readers) reader.disconnect();
     this.#readers.clear();
     this.#stopListeners.clear();
+    await this.#local.close();
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     await subscriber?.quit().catch(() => subscriber.disconnect());

@@ -1,6 +1,7 @@
 import { ByokError, isByokError } from '../errors';
 import type { ByokResponse, SseEvent } from '../http/types';
 import type { ChatEvent, UiMessageChunk } from './chat-events';
+import { formatRunEventId } from './run-event-id';
 
 /**
  * The response headers of the AI SDK's UI message stream, exactly as `ai` sends them
@@ -15,38 +16,6 @@ export const UI_MESSAGE_STREAM_HEADERS: Readonly<Record<string, string>> = Objec
   'x-accel-buffering': 'no',
 });
 
-/** The place in a run an SSE `id` names: every chunk up to and including `position` was received. */
-export interface RunPosition {
-  runId: string;
-  position: number;
-}
-
-const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const POSITION = /^(?:0|[1-9][0-9]{0,14})$/;
-
-/** The SSE `id` of a chat event: `<runId>:<position>`, what a client sends back as `Last-Event-ID`. */
-export function chatEventId(event: Pick<ChatEvent, 'runId' | 'position'>): string {
-  return `${event.runId}:${event.position}`;
-}
-
-/**
- * Reads a `Last-Event-ID` header written by {@link chatEventId}. Absent or empty: undefined.
- *
- * @throws ByokError `bad_request` for anything byok did not write
- */
-export function parseLastEventId(value: string | undefined): RunPosition | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (trimmed === '') return undefined;
-  const colon = trimmed.lastIndexOf(':');
-  const runId = colon === -1 ? '' : trimmed.slice(0, colon);
-  const position = colon === -1 ? '' : trimmed.slice(colon + 1);
-  if (!RUN_ID.test(runId) || !POSITION.test(position)) {
-    throw new ByokError('bad_request', 'Last-Event-ID is not an event id of this stream');
-  }
-  return { runId, position: Number(position) };
-}
-
 /** What ends a stream whose producer failed: the AI SDK's `error` chunk, with a message safe to show. */
 function errorChunk(error: unknown): UiMessageChunk {
   const e = isByokError(error) ? error : new ByokError('internal', 'Internal error');
@@ -59,29 +28,72 @@ function errorChunk(error: unknown): UiMessageChunk {
  * with `id: <runId>:<position>` for `Last-Event-ID`, and `data: [DONE]` at the end. If the
  * producer fails, an `error` chunk (without an id: it is no position of the run) ends the
  * stream before `[DONE]`, so the client sees a protocol error instead of a broken stream.
+ * Closing the stream, even before its first event, closes the producer.
  */
-export async function* uiMessageSseEvents(events: AsyncIterable<ChatEvent>): AsyncGenerator<SseEvent> {
-  try {
-    for await (const event of events) {
-      yield { id: chatEventId(event), data: event.chunk };
-    }
-  } catch (error) {
-    yield { data: errorChunk(error) };
-  }
-  yield { data: '[DONE]', raw: true };
+export function uiMessageSseEvents(events: AsyncIterable<ChatEvent>): AsyncIterable<SseEvent> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<SseEvent> {
+      const source = events[Symbol.asyncIterator]();
+      let state: 'open' | 'failed' | 'closed' = 'open';
+      return {
+        async next(): Promise<IteratorResult<SseEvent>> {
+          if (state === 'closed') return { done: true, value: undefined };
+          if (state === 'failed') {
+            state = 'closed';
+            return { done: false, value: DONE };
+          }
+          try {
+            const result = await source.next();
+            if (!result.done) return { done: false, value: { id: formatRunEventId(result.value), data: result.value.chunk } };
+            state = 'closed';
+            return { done: false, value: DONE };
+          } catch (error) {
+            state = 'failed';
+            return { done: false, value: { data: errorChunk(error) } };
+          }
+        },
+        async return(): Promise<IteratorResult<SseEvent>> {
+          const wasOpen = state === 'open';
+          state = 'closed';
+          if (wasOpen) await source.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
+
+const DONE: SseEvent = Object.freeze({ data: '[DONE]', raw: true });
 
 /**
  * A raw operation's answer carrying a UI message stream: status 200, the AI SDK's headers
- * and the events as SSE.
+ * and the events as SSE. The first event is awaited here, so a turn refused before it
+ * streams (a chat turn throws from its first `next()`: not found, rate limited, no key …)
+ * is the operation's HTTP error, not a 200 stream carrying an error.
  */
-export function uiMessageStreamResponse(options: { events: AsyncIterable<ChatEvent>; status?: number; headers?: Record<string, string> }): Pick<
-  ByokResponse,
-  'status' | 'headers' | 'stream'
+export async function uiMessageStreamResponse(options: { events: AsyncIterable<ChatEvent>; status?: number; headers?: Record<string, string> }): Promise<
+  Pick<ByokResponse, 'status' | 'headers' | 'stream'>
 > {
+  const source = options.events[Symbol.asyncIterator]();
+  const first = await source.next();
+  let pending: IteratorResult<ChatEvent> | undefined = first;
+  const started: AsyncIterable<ChatEvent> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        const result = pending ?? (await source.next());
+        pending = undefined;
+        return result;
+      },
+      return: async () => {
+        pending = undefined;
+        await source.return?.();
+        return { done: true, value: undefined };
+      },
+    }),
+  };
   return {
     status: options.status ?? 200,
     headers: { ...UI_MESSAGE_STREAM_HEADERS, ...options.headers },
-    stream: uiMessageSseEvents(options.events),
+    stream: uiMessageSseEvents(started),
   };
 }
