@@ -98,8 +98,9 @@ export interface ByokOptions {
   };
   /**
    * State shared by several instances (an ioredis client): rate-limit counters, chat
-   * stream slots, single-use login markers and, in strict mode, session revocations.
-   * Without it each instance keeps them in memory.
+   * stream slots, live chat runs (so any instance resumes or stops any reply),
+   * single-use login markers and, in strict mode, session revocations. Without it each
+   * instance keeps them in memory.
    */
   redis?: ByokRedisClient;
   /** Rate limits of every operation class, per client IP and per user. */
