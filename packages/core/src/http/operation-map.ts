@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { auditOperations } from '../audit/audit-operations';
 import type { authOperations } from '../auth/auth-operations';
+import type { chatOperations } from '../chat/chat-operations';
 import type { usersOperations } from '../users/users-operations';
 import type { keyVaultOperations } from '../vault/key-vault-operations';
 import type { AuthRequirement, HttpMethod } from './operation';
@@ -74,4 +75,5 @@ export type ByokOperations = OperationMapOf<
   | OperationsOf<typeof usersOperations>
   | OperationsOf<typeof keyVaultOperations>
   | OperationsOf<typeof auditOperations>
+  | OperationsOf<typeof chatOperations>
 >;
