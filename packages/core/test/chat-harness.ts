@@ -121,15 +121,18 @@ export function reading(events: AsyncIterable<ChatEvent>, options: { stopAfterFi
   let firstDelta: () => void = () => undefined;
   const delta = new Promise<void>((resolve) => (firstDelta = resolve));
   const done = (async () => {
-    for await (const event of events) {
-      seen.push(event);
-      if (event.chunk.type === 'text-delta') {
-        firstDelta();
-        if (options.stopAfterFirstDelta) break;
+    try {
+      for await (const event of events) {
+        seen.push(event);
+        if (event.chunk.type === 'text-delta') {
+          firstDelta();
+          if (options.stopAfterFirstDelta) break;
+        }
       }
+      return seen;
+    } finally {
+      firstDelta();
     }
-    firstDelta();
-    return seen;
   })();
   return { seen, firstDelta: delta, done };
 }

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { selectTestBackends } from '@byok/testing';
-import { chunks, codeOf, collect, generations, startChatHarness, streamedText, type ChatHarness } from './chat-harness';
+import { chunks, codeOf, collect, GEMINI_KEY_B, generations, longText, reading, startChatHarness, streamedText, until, type ChatHarness } from './chat-harness';
 
 describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as const))('chat turns on %s', (kind) => {
   let h: ChatHarness;
@@ -75,5 +75,61 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     await collect(byok.chat.send(alice, s.id, { text: 'busy' }));
     expect((await byok.chat.listMessages(alice, s.id)).items.at(-1)).toMatchObject({ status: 'error', errorCode: 'provider_unavailable' });
     expect(generations(h.gemini)).toHaveLength(1);
+  });
+
+  it('saves the partial reply as it streams, at most once per 250 ms', async () => {
+    const { byok, alice } = h;
+    const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    const text = longText(40);
+    h.gemini.setReply(() => text);
+    h.gemini.configure({ chunks: 40, chunkDelayMs: 40 });
+    const writes: number[] = [];
+    const repo = byok.store.chatMessages;
+    const original = repo.updateRun.bind(repo);
+    const spy = vi.spyOn(repo, 'updateRun').mockImplementation((...args) => {
+      writes.push(Date.now());
+      return original(...args);
+    });
+    try {
+      const r = reading(byok.chat.send(alice, s.id, { text: 'go' }));
+      await r.firstDelta;
+      const replyId = r.seen[0]!.runId;
+      await until(async () => ((await byok.store.chatMessages.get(alice, replyId))?.text.length ?? 0) > 0);
+      const partial = (await byok.store.chatMessages.get(alice, replyId))!;
+      expect(partial.status).toBe('streaming');
+      expect(text.startsWith(partial.text)).toBe(true);
+      expect(partial.leaseExpiresAt).toBeGreaterThan(Date.now());
+      const events = await r.done;
+      expect(streamedText(events)).toBe(text);
+    } finally {
+      spy.mockRestore();
+    }
+    // About 1.6 s of streaming: partial saves no closer than 250 ms, plus the final write.
+    const partials = writes.slice(0, -1);
+    for (let i = 1; i < partials.length; i += 1) expect(partials[i]! - partials[i - 1]!).toBeGreaterThanOrEqual(240);
+    expect(partials.length).toBeGreaterThanOrEqual(3);
+    expect(partials.length).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('a stored key the provider could not verify', () => {
+  it('is refused before any provider call when unverified keys are refused', async () => {
+    const h = await startChatHarness('sqlite');
+    try {
+      h.gemini.injectFault({ kind: 'server-error', status: 503 }, { route: 'models' });
+      await h.byok.keyVault.setKey(h.bob, 'gemini', GEMINI_KEY_B);
+      h.gemini.reset();
+      expect((await h.byok.keyVault.getStatus(h.bob, 'gemini')).status).toBe('unverified');
+      const strict = await h.another({ keyVault: { allowUnverified: false } });
+      const s = await strict.chat.createSession(h.bob, { provider: 'gemini', model: 'gemini-2.5-flash' });
+      expect(await codeOf(strict.chat.send(h.bob, s.id, { text: 'hi' }))).toBe('key_unverified');
+      expect(generations(h.gemini)).toHaveLength(0);
+      expect((await strict.chat.listMessages(h.bob, s.id)).items).toEqual([]);
+      // The default policy uses it.
+      await collect(h.byok.chat.send(h.bob, s.id, { text: 'hi' }));
+      expect(generations(h.gemini)).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
   });
 });
