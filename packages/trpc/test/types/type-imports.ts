@@ -1,0 +1,2 @@
+export type { ByokErrorCode } from '@byok/core';
+export type { ApiKeyStatus, ByokRouter } from '@byok/trpc';
