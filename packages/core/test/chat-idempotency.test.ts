@@ -54,6 +54,16 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(generations(h.gemini)).toHaveLength(1);
   });
 
+  it('two racing sends with the same key make one turn and one provider call, and both read it', async () => {
+    const s = await newSession();
+    h.gemini.configure({ chunks: 5, chunkDelayMs: 20 });
+    const both = await Promise.all([0, 1, 2].map(() => collect(h.byok.chat.send(h.alice, s.id, { text: 'same' }, { clientMessageId: 'race-1' }))));
+    expect(generations(h.gemini)).toHaveLength(1);
+    for (const events of both) expect(streamedText(events)).toBe('echo: same');
+    expect(new Set(both.map((events) => events[0]!.runId)).size).toBe(1);
+    expect((await h.byok.chat.listMessages(h.alice, s.id)).items).toHaveLength(2);
+  });
+
   it('refuses a second turn while a reply streams (conflict), and two racing sends never interleave', async () => {
     const s = await newSession();
     h.gemini.setReply(() => longText(10));

@@ -108,7 +108,7 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
   it('keeps renewing the lease while a tool runs longer than it, so recovery leaves the reply alone', async () => {
     const { byok, alice } = h;
     const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
-    const slow: ChatTool = { ...weather, execute: async (input) => new Promise((resolve) => setTimeout(() => resolve({ ...input, celsius: 21 }), 2_500)) };
+    const slow: ChatTool<typeof weather.inputSchema> = { ...weather, execute: async ({ city }) => new Promise((resolve) => setTimeout(() => resolve({ city, celsius: 21 }), 2_500)) };
     const running = collect(byok.chat.send(alice, s.id, { text: 'weather in Paris?' }, { tools: [slow] }));
     let done = false;
     void running.then(() => (done = true));

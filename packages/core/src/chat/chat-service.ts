@@ -239,6 +239,7 @@ export class ChatService {
     return { items: items.map(toSession), nextCursor: rows.length > limit && last ? encodeCursor('chat-sessions', [last.updatedAt, last.id]) : null };
   }
 
+  /** One session with its usage totals; `not_found` unless it is the user's. */
   async getSession(userId: string, sessionId: string): Promise<ChatSession> {
     return toSession(await this.#session(userId, sessionId));
   }
@@ -315,6 +316,7 @@ export class ChatService {
     return { items, nextCursor: nextSeq === undefined ? null : encodeCursor('chat-messages', [direction, leafId, nextSeq]) };
   }
 
+  /** One message of the session (on any branch), with its siblings; `not_found` unless it is in the user's session. */
   async getMessage(userId: string, sessionId: string, messageId: string): Promise<ChatMessage> {
     const row = await this.#message(userId, sessionId, messageId);
     return (await this.#views(userId, sessionId, [row]))[0]!;
