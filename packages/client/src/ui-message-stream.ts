@@ -15,15 +15,12 @@ export interface ReconnectOptions {
 /** How the stream gets a new response after a break: `lastEventId` is the last event it delivered, if any. */
 export type Reopen = (lastEventId: string | undefined, signal: AbortSignal) => Promise<Response>;
 
-const EVENT_ID = /^(.+):(\d+)$/;
-
 /**
  * Reads the AI SDK's UI message stream (`data: <chunk JSON>` events with `id:
  * <runId>:<position>`, ended by `data: [DONE]`) as a stream of chunks. When the connection
  * breaks before `[DONE]` it reopens — with the last event's id as `Last-Event-ID`, so the
  * server sends exactly the rest — waiting longer after each failed attempt, within
- * `maxAttempts`; an event at or before the last delivered position of its run is dropped,
- * so nothing reaches the reader twice. `controller` is the one the first request was sent
+ * `maxAttempts`. `controller` is the one the first request was sent
  * under (linked to the caller's signal): cancelling the stream aborts it, and an abort ends
  * the stream with the abort's reason.
  */
@@ -43,7 +40,6 @@ export function uiMessageChunkStream(options: {
   async function* chunks(): AsyncGenerator<UiMessageChunk> {
     let response = options.response;
     let lastEventId: string | undefined;
-    let last: { runId: string; position: number } | undefined;
     let attempts = 0;
     for (;;) {
       let done = false;
@@ -54,14 +50,9 @@ export function uiMessageChunkStream(options: {
             done = true;
             break;
           }
-          const at = event.id === undefined ? undefined : EVENT_ID.exec(event.id);
-          const position = at ? { runId: at[1]!, position: Number(at[2]) } : undefined;
-          if (position && last && position.runId === last.runId && position.position <= last.position) continue;
           const chunk = parseChunk(event.data, response.status);
-          if (position) {
-            lastEventId = event.id;
-            last = position;
-          }
+          // As in EventSource, the last id seen stays the one to send back (an error chunk carries none).
+          if (event.id !== undefined) lastEventId = event.id;
           attempts = 0;
           yield chunk;
         }

@@ -41,6 +41,22 @@ describe('the UI message stream through the client', () => {
     expect(stored.text).toBe(textOf(chunks));
   });
 
+  it('a turn whose connection dropped before its first event is sent again under the same idempotency key: one turn', async () => {
+    const { client } = await h.browser('alice');
+    const sessionId = await chatSession(h, client, 40);
+    h.dropAfter(/\/chat\/sessions\/[^/]+\/messages$/, 0);
+    const chunks = await readAll(await client.stream('chat.messages.send', { sessionId, text: 'Only once' }, { reconnect: { initialDelayMs: 20 } }));
+    const sends = h.seen.filter((r) => r.method === 'POST' && r.path === `/chat/sessions/${sessionId}/messages`);
+    expect(sends).toHaveLength(2);
+    expect(sends[1]!.headers['idempotency-key']).toBe(sends[0]!.headers['idempotency-key']);
+    expect(textOf(chunks)).toBe(REPLY);
+    const page = await client.call('chat.messages.list', { sessionId });
+    expect(page.items.map((m) => [m.role, m.text])).toEqual([
+      ['user', 'Only once'],
+      ['assistant', REPLY],
+    ]);
+  });
+
   it('without reconnects a dropped stream ends with stream_interrupted', async () => {
     const { client } = await h.browser('alice');
     const sessionId = await chatSession(h, client, 40);
@@ -69,6 +85,15 @@ describe('the UI message stream through the client', () => {
     expect(seen.filter((t) => t === 'text-delta')).toHaveLength(1);
     await until(async () => (await storedReply(client, sessionId)).status === 'complete');
     expect((await storedReply(client, sessionId)).text).toBe(REPLY);
+
+    // Also when reconnects are off: an abort is an abort, not a broken stream.
+    const off = new AbortController();
+    const unresumed = await client.stream('chat.messages.send', { sessionId, text: 'Abort me too' }, { signal: off.signal, reconnect: false });
+    const readingOff = (async () => {
+      for await (const chunk of unresumed) if (chunk.type === 'text-delta') off.abort();
+    })();
+    await expect(readingOff).rejects.toMatchObject({ name: 'AbortError' });
+    await until(async () => (await storedReply(client, sessionId)).status === 'complete');
 
     const early = new AbortController();
     early.abort();

@@ -155,7 +155,10 @@ function cutAfterEvents(req: IncomingMessage, res: ServerResponse, events: numbe
   let sent = 0;
   const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (sent >= events) return true;
+    if (sent >= events) {
+      req.socket.destroy();
+      return true;
+    }
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
     const ok = write(chunk, ...rest);
     sent += text.split('\n\n').length - 1;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isByokClientError, type ByokClient, type ByokClientError } from '../src/index';
+import { createByokClient, isByokClientError, type ByokClient, type ByokClientError } from '../src/index';
 import { startClientHarness, type ClientHarness } from './client-harness';
 
 const SIX_MINUTES = 6 * 60_000;
@@ -84,6 +84,9 @@ describe('refresh on 401, once, shared by parallel calls', () => {
     const again = await failures([client.call('me.get')]);
     expect(again[0]!.code).toBe('unauthenticated');
     expect(h.refreshes() - before).toBe(1);
+    expect(ended).toHaveLength(1);
+    await expect(client.refresh()).rejects.toMatchObject({ code: 'unauthenticated', status: 401 });
+    expect(h.refreshes() - before).toBe(1);
   });
 
   it('cookie mode: a refresh token revoked elsewhere surfaces unauthenticated', async () => {
@@ -94,6 +97,31 @@ describe('refresh on 401, once, shared by parallel calls', () => {
     const [error] = await failures([client.call('keys.list')]);
     expect([error!.code, error!.status]).toEqual(['unauthenticated', 401]);
     expect(error!.details?.refresh).toMatchObject({ status: 401 });
+  });
+
+  it('a 401 that comes back after the refresh finished is retried without a second refresh', async () => {
+    const { fetch: browserFetch } = await h.browser('alice');
+    let meDone: () => void = () => undefined;
+    const meFinished = new Promise<void>((resolve) => (meDone = resolve));
+    let held = false;
+    // The keys call's 401 is handed over only after the profile call, refresh included, has finished.
+    const slowFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const response = await browserFetch(input, init);
+      if (!held && String(input).endsWith('/keys') && response.status === 401) {
+        held = true;
+        await meFinished;
+      }
+      return response;
+    }) as typeof fetch;
+    const client = createByokClient({ baseUrl: h.base, fetch: slowFetch });
+    const before = h.refreshes();
+    h.advance(SIX_MINUTES);
+    const keys = client.call('keys.list');
+    await client.call('me.get');
+    meDone();
+    expect((await keys).items).toBeInstanceOf(Array);
+    expect(held).toBe(true);
+    expect(h.refreshes() - before).toBe(1);
   });
 
   it('refresh() on its own rotates the cookies once', async () => {

@@ -19,5 +19,5 @@ function diagnostics(config: string): string[] {
 describe('the client’s types come from core’s registry', () => {
   it.each(['tsconfig.ai5.json', 'tsconfig.ai6.json'])('typed calls compile, wrong inputs do not, and the transport is a ChatTransport (%s)', (config) => {
     expect(diagnostics(config)).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });
