@@ -67,10 +67,17 @@ type UnionToIntersection<U> = (U extends unknown ? (value: U) => void : never) e
 /** Merges the intersection of nested records into one nested record (procedures kept as they are). */
 type DeepMerge<T> = T extends AnyTRPCProcedure ? T : { [K in keyof T]: DeepMerge<T[K]> };
 
+/**
+ * The literal operation names of a map. A name that is not a literal (an index signature,
+ * an operation declared without `defineOperation`) cannot be placed at a path: it is
+ * left out rather than turned into an index signature over every path.
+ */
+type LiteralNames<Ops> = keyof { [K in keyof Ops as string extends K ? never : K extends string ? K : never]: 0 } & string;
+
 type GeneratedRecord<Ops> = UnionToIntersection<
   {
-    [Name in Exclude<keyof Ops & string, HttpOnlyOperationName>]: [ProcedureOf<Ops[Name]>] extends [never] ? never : PathRecord<Name, ProcedureOf<Ops[Name]>>;
-  }[Exclude<keyof Ops & string, HttpOnlyOperationName>]
+    [Name in Exclude<LiteralNames<Ops>, HttpOnlyOperationName>]: [ProcedureOf<Ops[Name]>] extends [never] ? never : PathRecord<Name, ProcedureOf<Ops[Name]>>;
+  }[Exclude<LiteralNames<Ops>, HttpOnlyOperationName>]
 >;
 
 /** Which provider a `user.*ApiKey` procedure is about; the original backend's single key was Gemini's. */

@@ -4,6 +4,8 @@ import type { KeyStatus, KeyTestResult, UiMessageChunk } from '@byok/core';
 import { createTRPCClient, httpBatchStreamLink, httpSubscriptionLink, splitLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { expectTypeOf } from 'vitest';
+import { defineOperation, type ByokOperations, type OperationMapOf, type OperationTypes } from '@byok/core/http';
+import { z } from 'zod';
 import type { ApiKeyStatus, ByokErrorCode, ByokRouter } from './type-imports';
 
 const client = createTRPCClient<ByokRouter>({
@@ -88,4 +90,26 @@ export async function wrongCalls(): Promise<void> {
   // @ts-expect-error the OAuth redirect is an HTTP route
   await client.auth.login.query({ issuer: 'dev' });
   void key;
+}
+
+// A host's own operation, typed with OperationMapOf, is a procedure of the router too.
+const ping = defineOperation({
+  kind: 'json',
+  name: 'host.ping',
+  summary: 'A host operation',
+  auth: 'none',
+  input: z.object({}),
+  output: z.object({ pong: z.literal(true) }),
+  http: { method: 'GET', path: '/host/ping' },
+  handler: async () => ({ pong: true as const }),
+});
+const hostClient = createTRPCClient<ByokRouter<ByokOperations & OperationMapOf<typeof ping>>>({ links: [httpBatchStreamLink({ url: 'http://127.0.0.1/trpc' })] });
+// An operation map with names that are not literals keeps the literal ones typed.
+const wideClient = createTRPCClient<ByokRouter<ByokOperations & { [name: string]: OperationTypes }>>({ links: [httpBatchStreamLink({ url: 'http://127.0.0.1/trpc' })] });
+
+export async function hostOperations(): Promise<void> {
+  expectTypeOf(await hostClient.host.ping.query()).toEqualTypeOf<{ pong: true }>();
+  expectTypeOf((await hostClient.me.get.query()).id).toEqualTypeOf<string>();
+  expectTypeOf((await wideClient.me.get.query()).id).toEqualTypeOf<string>();
+  expectTypeOf((await wideClient.me.preferences.get.query()).theme).toEqualTypeOf<'system' | 'light' | 'dark'>();
 }
