@@ -17,6 +17,10 @@ export { openApiDocument } from './openapi';
 export { handleNodeRequest, nodeListener, formatSse } from './node-http';
 export type { ByokHandler, NodeRequestOptions } from './node-http';
 
+// The same surface as a web-standard handler (Hono, Next.js route handlers, Bun, Deno).
+export { toFetchHandler } from './fetch-handler';
+export type { FetchHandler, FetchHandlerOptions, FetchRequestInfo } from './fetch-handler';
+
 // Errors as responses, and cookies for adapters that write their own headers.
 export { errorResponse } from './http-handler';
 export { toByokError } from '../errors';

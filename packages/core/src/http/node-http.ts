@@ -18,7 +18,7 @@ export interface NodeRequestOptions {
   bodyLimitBytes?: number;
 }
 
-const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
  * Runs the whole Node request lifecycle once, for every Node adapter: reads the request
