@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditService, createStore, type Store } from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { createStore, type Store } from '@byok/core/store';
 import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok/testing';
 
 // Two instances (separate pools, separate cached heads) appending to the same chains,

@@ -4,19 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AuditService,
-  createStore,
   fileCheckpointSink,
   generateAuditCheckpointKeys,
   loggerCheckpointSink,
-  parseAuditCheckpoints,
   readAuditCheckpointFile,
-  signAuditCheckpoint,
-  uuidv7,
-  verifyAuditCheckpoint,
   type AuditCheckpointSink,
   type SignedAuditCheckpoint,
 } from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { parseAuditCheckpoints, signAuditCheckpoint, verifyAuditCheckpoint } from '@byok/core/audit';
+import { createStore, uuidv7 } from '@byok/core/store';
 
 const keys = generateAuditCheckpointKeys();
 let dir: string;

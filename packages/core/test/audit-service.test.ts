@@ -1,16 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  AuditService,
-  auditGenesisHash,
-  createStore,
-  encodeCursor,
-  MEMORY_STATE,
-  MemoryStore,
-  uuidv7,
-  type MemoryStoreState,
-  type Store,
-} from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { auditGenesisHash } from '@byok/core/audit';
+import { createStore, MemoryStore, uuidv7, type Store } from '@byok/core/store';
+import { MEMORY_STATE, type MemoryStoreState } from '../src/store/memory/memory-state';
+import { encodeCursor } from '../src/util/cursor';
 
 function stepClock(start = 1_764_000_000_000, step = 1000) {
   let now = start - step;

@@ -2,17 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AuditService,
-  connectDatabase,
-  createStore,
-  fileCheckpointSink,
-  generateAuditCheckpointKeys,
-  runAuditVerify,
-  uuidv7,
-  type AuditRow,
-  type Store,
-} from '@byok/core';
+import { fileCheckpointSink, generateAuditCheckpointKeys } from '@byok/core';
+import { AuditService } from '@byok/core/audit';
+import { connectDatabase, createStore, uuidv7, type AuditRow, type Store } from '@byok/core/store';
+import { runAuditVerify } from '../src/cli/audit-command';
 import { auditTamperCases, createTestDatabase, kyselyTamper, memoryTamper, selectTestBackends, type StoreTamper, type TestDatabaseKind } from '@byok/testing';
 
 interface Backend {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createByok, localKms, oidc, serializeCookie } from '@byok/core';
-import type { AuthService, Byok, ByokOptions, ByokResponse, OidcIssuerConfig } from '@byok/core';
+import { createByok, localKms, oidc } from '@byok/core';
+import { serializeCookie } from '@byok/core/http';
+import type { AuthService, Byok, ByokOptions, OidcIssuerConfig } from '@byok/core';
+import type { ByokResponse } from '@byok/core/http';
 import { CookieJar, createTestDatabase, driveLogin, startDevIssuer } from '@byok/testing';
 import type { DevIssuer, DevIssuerUser, TestDatabase } from '@byok/testing';
 

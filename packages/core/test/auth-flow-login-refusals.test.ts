@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { google, LoginStateSealer } from '@byok/core';
-import type { Byok, ByokResponse } from '@byok/core';
+import { google } from '@byok/core';
+import { LoginStateSealer } from '../src/auth/login-state';
+import type { Byok } from '@byok/core';
+import type { ByokResponse } from '@byok/core/http';
 import { driveLogin, selectTestBackends, startDevIssuer } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';
 import { APP, BASE, Browser, COOKIE_SECRET, devIssuer, googleLike, makeByok, openDatabase, type Backend, type Database } from './auth-flow-harness';

@@ -1,8 +1,10 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueAccessToken, runKeysCommand } from '@byok/core';
-import type { Byok, ByokResponse } from '@byok/core';
+import { issueAccessToken } from '../src/auth/tokens';
+import { runKeysCommand } from '../src/cli/keys-command';
+import type { Byok } from '@byok/core';
+import type { ByokResponse } from '@byok/core/http';
 import { decodeTestJwt, selectTestBackends, signTestJwt } from '@byok/testing';
 import type { DevIssuer } from '@byok/testing';
 import { BASE, Browser, devIssuer, makeByok, openDatabase, startIssuer, type Backend, type Database } from './auth-flow-harness';

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryRateLimitStore, RedisRateLimitStore, isByokError } from '@byok/core';
+import { isByokError } from '@byok/core';
+import { MemoryRateLimitStore } from '../src/http/rate-limit/memory-rate-limit-store';
+import { RedisRateLimitStore } from '../src/http/rate-limit/redis-rate-limit-store';
 import { RateLimiter } from '../src/http/rate-limit/rate-limiter';
 import { DEFAULT_RATE_LIMITS, RATE_LIMIT_CLASSES } from '../src/http/rate-limit/rate-limiter';
 import type { ByokError, RateLimitClass } from '@byok/core';

@@ -1,4 +1,4 @@
-import { connectDatabase, createStore } from '@byok/core';
+import { connectDatabase, createStore } from '@byok/core/store';
 import { createTestDatabase, kyselyTamper, memoryTamper, selectTestBackends, storeConformance, type TestDatabaseKind } from '@byok/testing';
 
 storeConformance({

@@ -8,7 +8,9 @@ import { CamelCasePlugin, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, 
 import { createPool } from 'mysql2';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectDatabase, createStore, isByokError, migrations, uuidv7, type AuditRow, type Store } from '@byok/core';
+import { isByokError } from '@byok/core';
+import { connectDatabase, createStore, uuidv7, type AuditRow, type Store } from '@byok/core/store';
+import { migrations } from '../src/store/migrations';
 import { createTestDatabase, selectTestBackends, testDatabaseSelected, type TestDatabase } from '@byok/testing';
 import { raceStoreChildren } from './store-child-runner';
 

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connectDatabase, createStore, systemClock, type Migration } from '@byok/core';
+import { systemClock } from '@byok/core';
+import { connectDatabase, createStore } from '@byok/core/store';
+import { type Migration } from '../src/store/migrations/migration';
 import { createTestDatabase, selectTestBackends, type TestDatabase } from '@byok/testing';
 import { raceStoreChildren } from './store-child-runner';
 import { Migrator } from '../src/store/migrations/migrator';

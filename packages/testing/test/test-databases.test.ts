@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createStore } from '@byok/core';
+import { createStore } from '@byok/core/store';
 import { createTestDatabase, memoryTamper, testDatabaseSelected } from '@byok/testing';
 
 async function pgDatabaseExists(name: string): Promise<boolean> {
