@@ -41,7 +41,7 @@ const httpOnly = new Set<string>(HTTP_ONLY_OPERATIONS);
  * const t = initTRPC.context<ByokTrpcContext>().create({ errorFormatter: byokErrorFormatter });
  * const appRouter = t.mergeRouters(createByokRouter(byok), t.router({ hello: t.procedure.query(() => 'hi') }));
  * export type AppRouter = typeof appRouter;
- * createHTTPServer({ router: appRouter, createContext: createByokContext }).listen(3000);
+ * createHTTPServer({ router: appRouter, createContext: createByokContext, maxBodySize: 1024 * 1024 }).listen(3000);
  */
 export function createByokRouter(byok: ByokTrpcHost): ByokRouter {
   const operations = byok.http.operations();
