@@ -100,7 +100,7 @@ const STARTS_A_TURN = new Set(['chat.messages.send', 'chat.messages.edit', 'chat
 export function createByokClient<M = ByokOperations>(options: ByokClientOptions): ByokClient<M> {
   const auth = options.auth ?? 'cookie';
   const tokens = auth === 'cookie' ? null : auth.tokens;
-  const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const fetchImpl = options.fetch ?? ((input: Parameters<typeof fetch>[0], init?: RequestInit) => globalThis.fetch(input, init));
   const routes: Record<string, Route> = BYOK_ROUTES;
   const baseUrl = options.baseUrl;
 

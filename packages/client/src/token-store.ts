@@ -22,8 +22,11 @@ export interface TokenStore {
  * A token store in memory: the tokens live as long as the page or process.
  *
  * @example
- * const tokens = memoryTokenStore({ accessToken, refreshToken });
+ * import { createByokClient, memoryTokenStore } from '@byok/client';
+ * // Empty until the app has a session: then tokens.set({ accessToken, refreshToken }).
+ * const tokens = memoryTokenStore();
  * const client = createByokClient({ baseUrl: 'https://api.example.com', auth: { tokens } });
+ * await client.call('me.get');
  */
 export function memoryTokenStore(initial: SessionTokens | null = null): TokenStore {
   let current = initial;

@@ -61,6 +61,26 @@ describe.each([
     expect(send).toHaveLength(1);
   });
 
+  it('regenerates a reply by the message id the stream gave it: a sibling reply is stored and shown', async () => {
+    const { client } = await h.browser('alice');
+    const sessionId = await chatSession(h, client);
+    const transport = new ByokChatTransport({ client });
+    const first = await assemble(
+      ai,
+      await transport.sendMessages({ chatId: sessionId, trigger: 'submit-message', messageId: undefined, messages: [userMessage('u-r', 'Again')], abortSignal: undefined }),
+    );
+    h.gemini.setReply(() => 'a second answer');
+    const second = await assemble(
+      ai,
+      await transport.sendMessages({ chatId: sessionId, trigger: 'regenerate-message', messageId: first.id, messages: [userMessage('u-r', 'Again')], abortSignal: undefined }),
+    );
+    expect(second.id).not.toBe(first.id);
+    expect(textOfMessage(second)).toBe('a second answer');
+    const stored = await storedReply(client, sessionId);
+    expect([stored.id, stored.text]).toEqual([second.id, 'a second answer']);
+    expect(stored.siblings).toMatchObject({ count: 2 });
+  });
+
   it('assembles the same text across a connection the server dropped mid-reply', async () => {
     const { client } = await h.browser('alice');
     const sessionId = await chatSession(h, client, 40);

@@ -18,11 +18,10 @@ export interface ByokChatTransportOptions {
  * resumes with `Last-Event-ID`, and `resume: true` reconnects to a reply still streaming.
  *
  * @example
- * import { useChat } from '@ai-sdk/react';
  * import { createByokClient } from '@byok/client';
  * import { ByokChatTransport } from '@byok/client/ai';
  * const transport = new ByokChatTransport({ client: createByokClient({ baseUrl: '/api' }) });
- * // in a component: useChat({ id: sessionId, transport, resume: true })
+ * // In a React component (@ai-sdk/react): useChat({ id: sessionId, transport, resume: true })
  */
 export class ByokChatTransport<UI_MESSAGE extends UIMessage = UIMessage> implements ChatTransport<UI_MESSAGE> {
   readonly #client: ByokClient;
