@@ -17,7 +17,7 @@ export type Reopen = (lastEventId: string | undefined, signal: AbortSignal) => P
 
 /**
  * Reads the AI SDK's UI message stream (`data: <chunk JSON>` events with `id:
- * <runId>:<position>`, ended by `data: [DONE]`) as a stream of chunks. When the connection
+ * <runId>:<position>:<offset>`, ended by `data: [DONE]`) as a stream of chunks. When the connection
  * breaks before `[DONE]` it reopens — with the last event's id as `Last-Event-ID`, so the
  * server sends exactly the rest — waiting longer after each failed attempt, within
  * `maxAttempts`. `controller` is the one the first request was sent

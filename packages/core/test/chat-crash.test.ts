@@ -61,7 +61,7 @@ describe.each(selectTestBackends(['sqlite', 'postgres', 'mysql'] as const))('a p
     expect((await survivor.chat.listMessages(h.alice, kept.id)).items.at(-1)).toMatchObject({ status: 'complete' });
     // The dead reply's session takes a new turn, and resuming it gives the stored part and its end.
     h.gemini.configure({ chunkDelayMs: 0 });
-    const resumed = await collect((await survivor.chat.resume(h.alice, doomed.id, { lastEventId: `${runId}:9` }))!);
+    const resumed = await collect((await survivor.chat.resume(h.alice, doomed.id, { lastEventId: `${runId}:3:3` }))!);
     expect(streamedText(resumed)).toBe(recovered.text);
     await collect(survivor.chat.send(h.alice, doomed.id, { text: 'after' }));
     expect((await survivor.chat.listMessages(h.alice, doomed.id)).items.map((m) => m.status)).toEqual(['complete', 'incomplete', 'complete', 'complete']);

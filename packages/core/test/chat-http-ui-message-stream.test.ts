@@ -53,7 +53,7 @@ async function* events(chunks: UiMessageChunk[], fail?: unknown): AsyncGenerator
 }
 
 function expectedSse(chunks: UiMessageChunk[]): string {
-  return chunks.map((chunk, i) => `id: ${RUN}:${i + 1}\ndata: ${JSON.stringify(chunk)}\n\n`).join('') + 'data: [DONE]\n\n';
+  return chunks.map((chunk, i) => `id: ${RUN}:${i + 1}:${i + 1}\ndata: ${JSON.stringify(chunk)}\n\n`).join('') + 'data: [DONE]\n\n';
 }
 
 describe('the UI message stream on the wire (real HTTP, parsed by ai 5 and ai 6)', () => {

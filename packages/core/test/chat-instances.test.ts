@@ -135,7 +135,7 @@ describe.each(selectTestBackends(['sqlite', 'postgres', 'mysql'] as const))('two
     expect(liveReply).toMatchObject({ status: 'complete', text: FULL });
     // The recovered session takes the next turn, and a resume of the dead reply gets the stored part.
     h.gemini.configure({ chunkDelayMs: 0 });
-    const resumed = await collect((await h.byok.chat.resume(h.alice, dead.id, { lastEventId: `${abandoned.id}:3` }))!);
+    const resumed = await collect((await h.byok.chat.resume(h.alice, dead.id, { lastEventId: `${abandoned.id}:3:3` }))!);
     expect(streamedText(resumed)).toBe('half a rep');
     expect(chunks(resumed).at(-1)).toEqual({ type: 'abort' });
     await collect(h.byok.chat.send(h.alice, dead.id, { text: 'next' }));

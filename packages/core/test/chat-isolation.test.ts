@@ -28,30 +28,31 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     const liveReply = (await byok.chat.getSession(alice, s.id)).activeLeafId!;
     const calls = generations(h.gemini).length;
 
-    const attempts: Record<string, Promise<unknown> | AsyncIterable<unknown>> = {
-      getSession: byok.chat.getSession(bob, s.id),
-      listMessages: byok.chat.listMessages(bob, s.id),
-      getMessage: byok.chat.getMessage(bob, s.id, userMessage!.id),
-      getMessageViaOwnSession: byok.chat.getMessage(bob, own.id, userMessage!.id),
-      send: byok.chat.send(bob, s.id, { text: 'hi' }),
-      sendUnderAlicesMessage: byok.chat.send(bob, own.id, { text: 'hi' }, { parentId: reply!.id }),
-      edit: byok.chat.edit(bob, s.id, userMessage!.id, { text: 'x' }),
-      editViaOwnSession: byok.chat.edit(bob, own.id, userMessage!.id, { text: 'x' }),
-      regenerate: byok.chat.regenerate(bob, s.id, reply!.id),
-      switchBranch: byok.chat.switchBranch(bob, s.id, { messageId: userMessage!.id }),
-      switchToAlicesMessage: byok.chat.switchBranch(bob, own.id, { messageId: userMessage!.id }),
-      resume: byok.chat.resume(bob, s.id),
-      resumeByEventId: byok.chat.resume(bob, own.id, { lastEventId: `${liveReply}:1` }),
-      stop: byok.chat.stop(bob, s.id),
-      stopAlicesMessage: byok.chat.stop(bob, own.id, { messageId: liveReply }),
-      rename: byok.chat.renameSession(bob, s.id, { title: 'mine now' }),
-      changeModel: byok.chat.changeModel(bob, s.id, { model: 'gemini-2.5-pro' }),
-      previewContext: byok.chat.previewContext(bob, s.id),
-      usageTotals: byok.chat.usageTotals(bob, { sessionId: s.id }),
-      deleteSession: byok.chat.deleteSession(bob, s.id),
+    // Each attempt starts only when it is awaited, so none rejects unobserved.
+    const attempts: Record<string, () => Promise<unknown> | AsyncIterable<unknown>> = {
+      getSession: () => byok.chat.getSession(bob, s.id),
+      listMessages: () => byok.chat.listMessages(bob, s.id),
+      getMessage: () => byok.chat.getMessage(bob, s.id, userMessage!.id),
+      getMessageViaOwnSession: () => byok.chat.getMessage(bob, own.id, userMessage!.id),
+      send: () => byok.chat.send(bob, s.id, { text: 'hi' }),
+      sendUnderAlicesMessage: () => byok.chat.send(bob, own.id, { text: 'hi' }, { parentId: reply!.id }),
+      edit: () => byok.chat.edit(bob, s.id, userMessage!.id, { text: 'x' }),
+      editViaOwnSession: () => byok.chat.edit(bob, own.id, userMessage!.id, { text: 'x' }),
+      regenerate: () => byok.chat.regenerate(bob, s.id, reply!.id),
+      switchBranch: () => byok.chat.switchBranch(bob, s.id, { messageId: userMessage!.id }),
+      switchToAlicesMessage: () => byok.chat.switchBranch(bob, own.id, { messageId: userMessage!.id }),
+      resume: () => byok.chat.resume(bob, s.id),
+      resumeByEventId: () => byok.chat.resume(bob, own.id, { lastEventId: `${liveReply}:1:1` }),
+      stop: () => byok.chat.stop(bob, s.id),
+      stopAlicesMessage: () => byok.chat.stop(bob, own.id, { messageId: liveReply }),
+      rename: () => byok.chat.renameSession(bob, s.id, { title: 'mine now' }),
+      changeModel: () => byok.chat.changeModel(bob, s.id, { model: 'gemini-2.5-pro' }),
+      previewContext: () => byok.chat.previewContext(bob, s.id),
+      usageTotals: () => byok.chat.usageTotals(bob, { sessionId: s.id }),
+      deleteSession: () => byok.chat.deleteSession(bob, s.id),
     };
     const codes: Record<string, string | undefined> = {};
-    for (const [name, attempt] of Object.entries(attempts)) codes[name] = await codeOf(attempt);
+    for (const [name, attempt] of Object.entries(attempts)) codes[name] = await codeOf(attempt());
     expect(codes).toEqual(Object.fromEntries(Object.keys(attempts).map((name) => [name, 'not_found'])));
     expect((await byok.chat.listSessions(bob)).items.map((x) => x.id)).toEqual([own.id]);
     expect((await byok.chat.usageTotals(bob)).replies).toBe(1);

@@ -4,6 +4,7 @@ import { selectTestBackends } from '@byok/testing';
 import type { ChatEvent } from '../src/chat/chat-events';
 import { MemoryChatRunHub } from '../src/chat/chat-run-hub-memory';
 import { ChatService } from '../src/chat/chat-service';
+import { formatRunEventId } from '../src/chat/run-event-id';
 import { chunks, codeOf, collect, longText, reading, startChatHarness, streamedText, until, type ChatHarness } from './chat-harness';
 
 const event = (runId: string, position: number): ChatEvent => ({ runId, position, chunk: { type: 'text-delta', id: 't', delta: String(position) } });
@@ -94,31 +95,44 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     const dropped = (await byok.chat.resume(alice, s.id))!;
     const firstPart = await collectSome(dropped, 5);
     // …and reconnects with the id of the last event it got.
-    const rest = await collect((await byok.chat.resume(alice, s.id, { lastEventId: `${firstPart.at(-1)!.runId}:${firstPart.at(-1)!.position}` }))!);
+    const rest = await collect((await byok.chat.resume(alice, s.id, { lastEventId: formatRunEventId(firstPart.at(-1)!) }))!);
     const uninterrupted = await whole.done;
     expect(JSON.stringify([...firstPart, ...rest])).toBe(JSON.stringify(uninterrupted));
     // After the end, while the hub still has the run: the rest, from any position.
-    const late = await collect((await byok.chat.resume(alice, s.id, { lastEventId: `${uninterrupted[0]!.runId}:10` }))!);
+    const late = await collect((await byok.chat.resume(alice, s.id, { lastEventId: formatRunEventId(uninterrupted[9]!) }))!);
     expect(JSON.stringify(late)).toBe(JSON.stringify(uninterrupted.slice(10)));
     expect(await byok.chat.resume(alice, s.id)).toBeNull();
   });
 
-  it('when the hub no longer has the run, answers with the stored reply, the same bytes every time', async () => {
+  it('when the hub no longer has the run, answers with the rest of the stored reply: no gap, no duplicate, the same bytes every time', async () => {
     const { alice } = h;
     h.gemini.configure({ chunkDelayMs: 0 });
     const s = await shortHub.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
     const live = await collect(shortHub.send(alice, s.id, { text: 'go' }));
     await new Promise((resolve) => setTimeout(resolve, 80));
-    const id = `${live[0]!.runId}:4`;
-    const once = await collect((await shortHub.resume(alice, s.id, { lastEventId: id }))!);
-    const twice = await collect((await shortHub.resume(alice, s.id, { lastEventId: id }))!);
+    // Readers that dropped after every event of the live run: the stored reply's deltas are
+    // cut differently from the live ones, and each still gets exactly what it lacked.
+    const firstDelta = live.findIndex((e) => e.chunk.type === 'text-delta');
+    expect(live.filter((e) => e.chunk.type === 'text-delta').length).toBeGreaterThan(3);
+    for (let seen = 1; seen <= live.length; seen += 1) {
+      const rest = await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(live[seen - 1]!) }))!);
+      expect(streamedText([...live.slice(0, seen), ...rest]), `after ${seen} events`).toBe(TEXT);
+      expect(chunks([...live.slice(0, seen), ...rest]).filter((c) => c.type !== 'text-delta').map((c) => c.type), `after ${seen} events`).toEqual(
+        chunks(live).filter((c) => c.type !== 'text-delta').map((c) => c.type),
+      );
+      if (seen < live.length) expect(rest.length, `after ${seen} events`).toBeGreaterThan(0);
+    }
+    const mid = formatRunEventId(live[firstDelta + 1]!);
+    const once = await collect((await shortHub.resume(alice, s.id, { lastEventId: mid }))!);
+    const twice = await collect((await shortHub.resume(alice, s.id, { lastEventId: mid }))!);
     expect(JSON.stringify(twice)).toBe(JSON.stringify(once));
-    expect(once.map((e) => e.position)).toEqual(once.map((_, i) => i + 1));
-    expect(streamedText(once)).toBe(TEXT);
-    expect(chunks(once)[0]).toEqual(chunks(live)[0]);
-    expect(chunks(once)[1]).toEqual(chunks(live)[1]);
+    // A reader resuming from a stored answer resumes again from its ids just as well.
+    const again = await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(once[0]!) }))!);
+    expect(JSON.stringify(again)).toBe(JSON.stringify(once.slice(1)));
     expect(chunks(once).slice(-2)).toEqual(chunks(live).slice(-2));
+    expect(await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(live.at(-1)!) }))!)).toEqual([]);
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: 'garbage' }))).toBe('validation_failed');
-    expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${s.id}:1` }))).toBe('not_found');
+    expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${live[0]!.runId}:4` }))).toBe('validation_failed');
+    expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${s.id}:1:1` }))).toBe('not_found');
   });
 });

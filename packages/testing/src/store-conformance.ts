@@ -411,9 +411,9 @@ export function storeConformance(options: StoreConformanceOptions): void {
 
     describe('auth', () => authStoreCases(store));
 
-    describe('chat', () => chatStoreCases(store));
-
     describe('vault', () => vaultStoreCases(store));
+
+    describe('chat', () => chatStoreCases(store));
 
     describe('audit tamper detection', () => {
       // ──────────────────────────────────────────────────────────────────────────────

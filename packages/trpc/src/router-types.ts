@@ -16,7 +16,7 @@ export type HttpOnlyOperationName = (typeof HTTP_ONLY_OPERATIONS)[number];
 
 /**
  * One chunk of a streamed chat reply (the AI SDK's UI message stream chunk) with its
- * position id `<runId>:<position>`: what `chat.messages.send` yields, and what the
+ * position id `<runId>:<position>:<offset>`: what `chat.messages.send` yields, and what the
  * `chat.stream.resume` subscription delivers (as a `tracked()` event). Resume with the
  * last `id` seen as `lastEventId` to get exactly the rest.
  */

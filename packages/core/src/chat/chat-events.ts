@@ -1,7 +1,7 @@
 /**
  * What a chat turn streams. byok speaks the AI SDK's UI message stream protocol (v1, the
  * v5 chunk types) natively: a turn yields these chunks, each at a numbered position of
- * its run, and the HTTP layer only writes them as SSE (`id: <runId>:<position>`,
+ * its run, and the HTTP layer only writes them as SSE (`id: <runId>:<position>:<offset>`,
  * `data: <chunk JSON>`, then `data: [DONE]`); the tRPC layer yields the same chunks with
  * `tracked()` ids. `useChat` from `ai` 5.x and 6.x parses them as they are.
  *
@@ -38,6 +38,12 @@ export type UiMessageChunk =
 export interface ChatEvent {
   runId: string;
   position: number;
+  /**
+   * How much of the reply a reader has after this chunk (each chunk counts 1, a text or
+   * reasoning delta its length): set on the events the chat service yields, and part of
+   * their SSE id, so a resume gets exactly the rest from a live run or from the store.
+   */
+  offset?: number;
   chunk: UiMessageChunk;
 }
 

@@ -25,7 +25,7 @@ function errorChunk(error: unknown): UiMessageChunk {
 /**
  * Writes chat events as the AI SDK writes a UI message stream (`JsonToSseTransformStream`):
  * one `data: <chunk JSON>` per chunk, no `event:` line (the AI SDK reads only `data`), each
- * with `id: <runId>:<position>` for `Last-Event-ID`, and `data: [DONE]` at the end. If the
+ * with `id: <runId>:<position>:<offset>` for `Last-Event-ID`, and `data: [DONE]` at the end. If the
  * producer fails, an `error` chunk (without an id: it is no position of the run) ends the
  * stream before `[DONE]`, so the client sees a protocol error instead of a broken stream.
  * Closing the stream, even before its first event, closes the producer.

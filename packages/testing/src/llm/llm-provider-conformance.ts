@@ -2,7 +2,14 @@ import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isByokError, type ByokError, type ByokErrorCode } from '@byok/core';
-import { StreamPartsBuilder, type GenerateRequest, type LlmMessage, type LlmProvider, type MessagePart, type StreamEvent } from '@byok/core/llm';
+import {
+  StreamPartsBuilder,
+  type GenerateRequest,
+  type LlmMessage,
+  type LlmProvider,
+  type MessagePart,
+  type StreamEvent,
+} from '@byok/core/llm';
 import type { LlmStandIn, LlmStandInOptions, StandInFault, StandInTurn } from './llm-stand-in';
 
 export interface LlmProviderConformanceOptions {
