@@ -42,8 +42,10 @@ import {
 import { toolDefinitions, type ChatTool } from './chat-tools';
 import { DEFAULT_MAX_CONTEXT_MESSAGES, estimateTokens, loadContextWindow, type ContextWindow, type ContextWindowLimits } from './context-window';
 import { ModelLimits } from './model-limits';
+import { ChatRetention, type ChatPurgeReport, type ChatRetentionOptions, type PurgeExpiredOptions } from './retention';
+import { SessionTitles, type ChatTitlesOption } from './session-titles';
 import { appendedPartsChunks, endChunks, storedReplyChunks } from './reply-chunks';
-import { parseRunEventId } from './run-event-id';
+import { parseRunEventId, withReplyOffsets } from './run-event-id';
 import { turnInputHash, turnParts, type TurnKind } from './turn-input';
 
 /** How chat turns run (`createByok({ chat })`). */
@@ -65,6 +67,13 @@ export interface ChatOptions {
   abortOnDisconnect?: boolean;
   /** At most one partial save of a streaming reply per this many ms. Default 250. */
   partialSaveMs?: number;
+  /**
+   * Names a new session from its first exchange, in the background after the reply is
+   * stored (never delaying it), with the session's provider and the user's key. Default off.
+   */
+  titles?: ChatTitlesOption;
+  /** How long a session is kept after its last activity: purged by `byok chat purge` and {@link ChatService.purgeExpired}. Default: kept. */
+  retention?: ChatRetentionOptions;
 }
 
 /** What a {@link ChatService} is built from. */
@@ -160,6 +169,8 @@ export class ChatService {
   readonly #context: { maxMessages: number; tokenBudget: number | null };
   readonly #abortOnDisconnect: boolean;
   readonly #limits: ModelLimits;
+  readonly #titles: SessionTitles;
+  readonly #retention: ChatRetention;
   /** Runs this instance is producing, by run id. */
   readonly #live = new Map<string, { run: ChatRun; sessionId: string }>();
   #closed = false;
@@ -192,6 +203,8 @@ export class ChatService {
     this.#context = { maxMessages: o.context?.maxMessages ?? DEFAULT_MAX_CONTEXT_MESSAGES, tokenBudget: o.context?.tokenBudget ?? null };
     this.#abortOnDisconnect = o.abortOnDisconnect === true;
     this.#limits = new ModelLimits({ clock: this.#clock, logger: this.#logger });
+    this.#titles = new SessionTitles({ store: this.#store, keyVault: this.#vault, providers: options.providers, logger: this.#logger, ...(o.titles !== undefined ? { options: o.titles } : {}) });
+    this.#retention = new ChatRetention({ store: this.#store, audit: this.#audit, clock: this.#clock, ...(o.retention !== undefined ? { options: o.retention } : {}) });
   }
 
   /** The lease of a streaming reply, in ms (recovery runs on this cadence). */
@@ -416,17 +429,18 @@ export class ChatService {
   async resume(userId: string, sessionId: string, options: ResumeOptions = {}): Promise<AsyncIterable<ChatEvent> | null> {
     const session = await this.#session(userId, sessionId);
     if (options.lastEventId !== undefined) {
-      const { runId, position } = parseRunEventId(options.lastEventId);
+      const { runId, offset } = parseRunEventId(options.lastEventId);
       const reply = await this.#message(userId, sessionId, runId);
       if (reply.role !== 'assistant' || reply.runId !== runId) throw notFound();
-      const live = await this.#hub.subscribe(runId, position, options.signal);
-      if (live) return live;
-      return this.#storedEvents(userId, sessionId, reply, options.signal);
+      // The reader's offset, not its position, says where it is: the events may come from
+      // the hub or from the stored reply (whose deltas are cut differently), on any instance.
+      const events = (await this.#hub.subscribe(runId, 0, options.signal)) ?? this.#storedEvents(userId, sessionId, reply, options.signal);
+      return withReplyOffsets(events, offset);
     }
     if (session.activeLeafId === null) return null;
     const leaf = await this.#store.chatMessages.get(userId, session.activeLeafId);
     if (!leaf || leaf.status !== 'streaming' || leaf.runId === null) return null;
-    return (await this.#hub.subscribe(leaf.runId, 0, options.signal)) ?? this.#storedEvents(userId, sessionId, leaf, options.signal);
+    return withReplyOffsets((await this.#hub.subscribe(leaf.runId, 0, options.signal)) ?? this.#storedEvents(userId, sessionId, leaf, options.signal));
   }
 
   /**
@@ -484,6 +498,23 @@ export class ChatService {
     }
   }
 
+  /**
+   * Deletes the sessions past `chat.retention.maxAgeMs` (see {@link ChatRetention}), in
+   * batches, each with one audit row of counts; `config_invalid` without a retention.
+   *
+   * @example
+   * // nightly, on one instance
+   * setInterval(() => void byok.chat.purgeExpired({ batchSize: 500 }), 86_400_000).unref();
+   */
+  purgeExpired(options: PurgeExpiredOptions = {}): Promise<ChatPurgeReport> {
+    return this.#retention.purgeExpired(options);
+  }
+
+  /** Resolves once the session titles asked for so far are stored or given up. */
+  titlesIdle(): Promise<void> {
+    return this.#titles.idle();
+  }
+
   /** Stops the replies this instance produces (stored `incomplete`, code `aborted`) and waits until they are stored. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -491,6 +522,7 @@ export class ChatService {
     const live = [...this.#live.values()];
     for (const { run } of live) run.stop('aborted');
     await Promise.all(live.map(({ run }) => run.done));
+    await this.#titles.close();
     if (this.#ownsHub) await this.#hub.close();
   }
 
@@ -592,6 +624,7 @@ export class ChatService {
         });
         started({ events: events ?? this.#storedEvents(userId, sessionId, reply, options.signal), run });
         await run.run(apiKey);
+        this.#titles.afterTurn({ userId, sessionId, replyMessageId: reply.id });
       } finally {
         this.#live.delete(run.runId);
       }
@@ -784,7 +817,7 @@ async function* readTurn(
   const { events, run } = await begin();
   let readToEnd = false;
   try {
-    for await (const event of events) yield event;
+    for await (const event of withReplyOffsets(events)) yield event;
     readToEnd = signal?.aborted !== true;
   } finally {
     if (!readToEnd && run !== null && abortOnDisconnect) run.stop('aborted');
