@@ -27,7 +27,7 @@ describe('README', () => {
       { name: 'NestJS', exists: existsSync(`${root}packages/nest`) },
       { name: 'tRPC', exists: existsSync(`${root}packages/trpc`) },
       { name: '@byok/client', exists: existsSync(`${root}packages/client`) },
-      { name: 'chat memory', exists: existsSync(`${root}packages/core/src/memory`) },
+      { name: 'chat memory', exists: existsSync(`${root}packages/core/src/chat/chat-service.ts`) },
     ].filter((item) => !item.exists);
     for (const { name } of unbuilt) {
       expect(planned, name).toContain(name);
