@@ -38,6 +38,7 @@ import { RateLimiter, type RateLimiterOptions } from './http/rate-limit/rate-lim
 import { RedisRateLimitStore, type RedisEvalClient } from './http/rate-limit/redis-rate-limit-store';
 import type { DatabaseConfig } from './store/kysely/connect';
 import { ChatService, type ChatOptions } from './chat/chat-service';
+import { ChatContentSealer, sealedContentStore, type MemoryOptions } from './chat/sealed-content';
 import { chatOperations } from './chat/chat-operations';
 import { isRedisChatRunClient, RedisChatRunHub } from './chat/chat-run-hub-redis';
 
@@ -118,6 +119,11 @@ export interface ByokOptions {
    * stops its reply (`abortOnDisconnect`, default false).
    */
   chat?: ChatOptions;
+  /**
+   * How chat content is stored: `{ sealContent: true }` seals message text and parts and
+   * session titles under a per-user data key (see {@link MemoryOptions}). Default plain.
+   */
+  memory?: MemoryOptions;
   /** How HTTP requests are identified: the caller, and the client IP behind proxies. */
   http?: {
     /**
@@ -203,7 +209,17 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       kms: options.kms ?? (options.providers?.length ? localKms() : lazyKms(() => localKms(), 'local')),
       ...(options.keyVault?.cache !== undefined ? { cache: options.keyVault.cache } : {}),
     });
-    const users = new UsersService({ store, audit, events, clock, sealer, options: { ...options.users, ...options.hooks } });
+    // Under memory.sealContent the services that read and write chat content see it opened;
+    // the database holds it sealed.
+    let contentStore: Store = store;
+    if (options.memory?.sealContent === true) {
+      const content = new ChatContentSealer(sealer);
+      contentStore = sealedContentStore(store, content);
+      events.on('user.deleted', ({ userId }) => content.evict(userId));
+    } else if (options.memory !== undefined && (typeof options.memory !== 'object' || options.memory === null || (options.memory.sealContent !== undefined && options.memory.sealContent !== false))) {
+      throw new ByokError('config_invalid', 'memory.sealContent must be true or false');
+    }
+    const users = new UsersService({ store: contentStore, audit, events, clock, sealer, options: { ...options.users, ...options.hooks } });
     const keyVault = new KeyVault({ store, sealer, audit, clock, providers: options.providers ?? [], ...(options.keyVault ? { options: options.keyVault } : {}) });
     const redis = options.redis;
     const { chatStream, ...limits } = options.rateLimits ?? {};
@@ -215,7 +231,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     // With Redis, any instance resumes or stops a run that another one produces.
     chatHub = redis && isRedisChatRunClient(redis) ? new RedisChatRunHub({ client: redis, logger }) : undefined;
     chat = new ChatService({
-      store,
+      store: contentStore,
       keyVault,
       ...(chatHub ? { hub: chatHub } : {}),
       providers: options.providers ?? [],

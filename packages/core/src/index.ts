@@ -76,4 +76,5 @@ export type { AuditService, AuditRecordInput, AuditEntry, AuditListOptions, Audi
 export type { AuditVerifyReason, AuditVerifyProblem, AuditVerifyReport, AuditVerifyOptions } from './audit/audit-verifier';
 export type { ByokEventBus, ByokEvents, ByokEventName } from './util/events';
 export type { ChatEvent, UiMessageChunk, ChatRunHub, JsonValue } from './chat/chat-events';
+export type { MemoryOptions } from './chat/sealed-content';
 export type { Page, PageInput } from './util/cursor';

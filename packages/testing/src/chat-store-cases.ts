@@ -253,16 +253,19 @@ export function chatStoreCases(store: () => Store): void {
       expect((await append(store(), user.id, session.id)).seq).toBe(3);
     });
 
-    it('gives 50 concurrent appends to one session the seqs 1..50, without a gap or a duplicate', async () => {
+    it('gives 64 concurrent appends to one session the seqs 1..64, without a gap or a duplicate, read back in order', async () => {
       const user = await newUser(store());
       const session = await newSession(store(), user.id);
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => append(store(), user.id, session.id, { clientMessageId: `k-${i}` })));
+      const n = 64;
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => append(store(), user.id, session.id, { clientMessageId: `k-${i}` })));
       expect(results.every((r) => r !== undefined)).toBe(true);
-      expect(results.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-      expect((await store().chatSessions.get(user.id, session.id))?.lastSeq).toBe(50);
+      expect(results.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      expect((await store().chatSessions.get(user.id, session.id))?.lastSeq).toBe(n);
       const stored = await store().chatMessages.children(user.id, session.id, null);
-      expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
       for (const r of results) expect(stored.find((m) => m.seq === r.seq)?.id).toBe(r.id);
+      // Each append is a root here, so each is its own one-message path, in seq order page by page.
+      for (const r of results) expect((await store().chatMessages.path(user.id, session.id, { leafId: r.id, limit: 10 })).map((m) => m.id)).toEqual([r.id]);
     });
 
     it('reads exactly the active branch as a path in seq order, paged in both directions', async () => {
@@ -573,6 +576,29 @@ export function chatStoreCases(store: () => Store): void {
       expect((await store().chatSessions.get(bystander.id, theirs.id))?.lastSeq).toBe(1);
       expect(await store().chatMessages.get(bystander.id, kept.id)).toEqual(kept);
       expect(await store().chatMessages.usageTotals(bystander.id, {})).toEqual({ ...ZERO, outputTokens: 3, replies: 1 });
+    });
+  });
+
+  describe('chat content keys', () => {
+    it('keeps one key per user: the first insert wins, a second returns it; another user sees none; deleted with the user', async () => {
+      const user = await newUser(store());
+      const other = await newUser(store());
+      const first = { id: uuidv7(), userId: user.id, sealed: 'sealed-one', createdAt: 1_000 };
+      expect(await store().chatContentKeys.get(user.id)).toBeUndefined();
+      expect(await store().chatContentKeys.insertIfAbsent(first)).toEqual(first);
+      expect(await store().chatContentKeys.insertIfAbsent({ id: uuidv7(), userId: user.id, sealed: 'sealed-two', createdAt: 2_000 })).toEqual(first);
+      expect(await store().chatContentKeys.get(user.id)).toEqual(first);
+      expect(await store().chatContentKeys.get(other.id)).toBeUndefined();
+      expect(await store().chatContentKeys.delete(other.id)).toBe(false);
+      await expectCode(store().chatContentKeys.insertIfAbsent({ id: uuidv7(), userId: uuidv7(), sealed: 'x', createdAt: 1 }), 'not_found');
+      // Racing first uses of one user agree on one key.
+      const racer = await newUser(store());
+      const raced = await Promise.all(Array.from({ length: 8 }, (_, i) => store().chatContentKeys.insertIfAbsent({ id: uuidv7(), userId: racer.id, sealed: `s${i}`, createdAt: i })));
+      expect(new Set(raced.map((r) => r.id)).size).toBe(1);
+      expect(await store().users.delete(user.id)).toBe(true);
+      expect(await store().chatContentKeys.get(user.id)).toBeUndefined();
+      expect(await store().chatContentKeys.delete(racer.id)).toBe(true);
+      expect(await store().chatContentKeys.get(racer.id)).toBeUndefined();
     });
   });
 }

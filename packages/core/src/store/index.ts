@@ -38,6 +38,8 @@ export type {
   ChatUsageQuery,
   ChatMessagesRepository,
 } from './chat-repositories';
+export type { ChatContentKeyRow, ChatContentKeysRepository } from './chat-content-keys-repository';
+export type { ChatMaintenanceRepository, InactiveSession, InactiveSessionQuery } from './chat-maintenance-repository';
 export type {
   AuthSessionRow,
   AuthSessionRotation,

@@ -36,7 +36,7 @@ export interface SealedRecord {
  * table is large); the auth tables are small and are scanned, their KEK read from each
  * value's header.
  */
-export type SealedTable = 'provider_keys' | 'signing_keys' | 'oauth_access_tokens' | 'oauth_refresh_tokens';
+export type SealedTable = 'provider_keys' | 'signing_keys' | 'oauth_access_tokens' | 'oauth_refresh_tokens' | 'chat_content_keys';
 
 /** The tables whose rows carry a `kek` label (the others report `kek: ''`). */
 export const LABELLED_SEALED_TABLES: readonly SealedTable[] = ['provider_keys'];

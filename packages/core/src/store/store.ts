@@ -2,6 +2,7 @@ import type { ProviderKeysRepository, SealedRecordsRepository } from './provider
 import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysRepository } from './auth-repositories';
 import type { ChatMessagesRepository, ChatSessionsRepository } from './chat-repositories';
 import type { ChatMaintenanceRepository } from './chat-maintenance-repository';
+import type { ChatContentKeysRepository } from './chat-content-keys-repository';
 
 /**
  * The Store: byok's repository-level persistence contract. Two implementations ship
@@ -50,6 +51,8 @@ export interface Store {
   readonly chatMessages: ChatMessagesRepository;
   /** Chat rows outside a turn: a session's every message (export), user counts, generated titles, the retention purge. */
   readonly chatMaintenance: ChatMaintenanceRepository;
+  /** Per-user data keys of sealed chat content (`memory.sealContent`). */
+  readonly chatContentKeys: ChatContentKeysRepository;
   /**
    * Runs `fn` in one transaction. A deadlock or serialisation failure rolls back and
    * re-runs `fn` (at most `retries` times, default 5), so `fn` must only have effects

@@ -39,6 +39,7 @@ const CONTEXTS: Record<SealedTable, (record: SealedRecord) => SealContext> = {
   signing_keys: (r) => ({ purpose: 'signing_key', userId: '', recordId: r.id }),
   oauth_access_tokens: (r) => ({ purpose: 'oauth_token', userId: r.userId, tokenKind: 'access', recordId: r.id }),
   oauth_refresh_tokens: (r) => ({ purpose: 'oauth_token', userId: r.userId, tokenKind: 'refresh', recordId: r.id }),
+  chat_content_keys: (r) => ({ purpose: 'chat_content', userId: r.userId, recordId: r.id }),
 };
 
 /** The KEK label a sealed value names in its header (`driver:keyId:version`). */

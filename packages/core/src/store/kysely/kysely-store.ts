@@ -9,6 +9,8 @@ import { KyselyChatMessagesRepository } from './chat-messages-repository';
 import { KyselyChatSessionsRepository } from './chat-sessions-repository';
 import type { ChatMaintenanceRepository } from '../chat-maintenance-repository';
 import { KyselyChatMaintenanceRepository } from './chat-maintenance-repository';
+import type { ChatContentKeysRepository } from '../chat-content-keys-repository';
+import { KyselyChatContentKeysRepository } from './chat-content-keys-repository';
 import type { Kysely } from 'kysely';
 import { ByokError } from '../../errors';
 import type { Migrator } from '../migrations/migrator';
@@ -83,6 +85,7 @@ export class KyselyStore implements Store {
   readonly chatSessions: ChatSessionsRepository;
   readonly chatMessages: ChatMessagesRepository;
   readonly chatMaintenance: ChatMaintenanceRepository;
+  readonly chatContentKeys: ChatContentKeysRepository;
   readonly #shared: KyselyStoreShared;
 
   constructor(shared: KyselyStoreShared, db: Kysely<any> = shared.db, inTransaction = false) {
@@ -104,6 +107,7 @@ export class KyselyStore implements Store {
     this.chatSessions = new KyselyChatSessionsRepository(this);
     this.chatMessages = new KyselyChatMessagesRepository(this);
     this.chatMaintenance = new KyselyChatMaintenanceRepository(this);
+    this.chatContentKeys = new KyselyChatContentKeysRepository(this);
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>, options?: { retries?: number }): Promise<T> {

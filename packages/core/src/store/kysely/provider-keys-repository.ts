@@ -167,6 +167,7 @@ const SEALED_TABLES: Record<SealedTable, { table: (s: KyselyStore) => string; co
   signing_keys: { table: (s) => `${s.prefix}signing_keys`, column: 'private_sealed', user: null, scope: null, kek: false },
   oauth_access_tokens: { table: (s) => `${s.prefix}oauth_tokens`, column: 'access_token_sealed', user: 'user_id', scope: null, kek: false },
   oauth_refresh_tokens: { table: (s) => `${s.prefix}oauth_tokens`, column: 'refresh_token_sealed', user: 'user_id', scope: null, kek: false },
+  chat_content_keys: { table: (s) => s.tables.chatContentKeys, column: 'sealed', user: 'user_id', scope: null, kek: false },
 };
 
 /** The rewrap job's view of every sealed column (system-wide, not user-scoped: an admin job). */

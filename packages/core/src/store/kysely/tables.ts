@@ -13,6 +13,7 @@ export interface TableNames {
   providerKeys: string;
   chatSessions: string;
   chatMessages: string;
+  chatContentKeys: string;
   migrations: string;
   migrationLock: string;
 }
@@ -29,6 +30,7 @@ export function tableNames(prefix: string): TableNames {
     providerKeys: `${prefix}provider_keys`,
     chatSessions: `${prefix}chat_sessions`,
     chatMessages: `${prefix}chat_messages`,
+    chatContentKeys: `${prefix}chat_content_keys`,
     migrations: `${prefix}migrations`,
     migrationLock: `${prefix}migration_lock`,
   };

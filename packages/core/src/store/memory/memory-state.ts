@@ -1,6 +1,7 @@
 import type { AuditHead, AuditPersonalRow, AuditRow, IdentityRow, PreferencesRow, UserRow } from '../store';
 import type { ProviderKeyRow } from '../provider-keys-repository';
 import type { ChatMessageRow, ChatSessionRow } from '../chat-repositories';
+import type { ChatContentKeyRow } from '../chat-content-keys-repository';
 
 /**
  * The in-memory store's tables. Exposed (under {@link MEMORY_STATE}) only so test tooling
@@ -20,6 +21,8 @@ export interface MemoryStoreState {
   chatSessions: Map<string, ChatSessionRow>;
   /** Deleted with their session (and with their user). */
   chatMessages: Map<string, ChatMessageRow>;
+  /** By user id. */
+  chatContentKeys: Map<string, ChatContentKeyRow>;
   /**
    * ON DELETE CASCADE for tables keyed to a user: each entry removes the user's rows
    * from one table. Later capabilities' memory repositories append theirs.
@@ -43,6 +46,7 @@ export function createMemoryState(): MemoryStoreState {
     providerKeys: new Map(),
     chatSessions: new Map(),
     chatMessages: new Map(),
+    chatContentKeys: new Map(),
     userCascades: [],
   };
   state.userCascades.push(
@@ -57,6 +61,7 @@ export function createMemoryState(): MemoryStoreState {
       for (const [id, message] of state.chatMessages) if (message.userId === userId) w.delete(state.chatMessages, id);
       for (const [id, session] of state.chatSessions) if (session.userId === userId) w.delete(state.chatSessions, id);
     },
+    (userId, w) => w.delete(state.chatContentKeys, userId),
   );
   return state;
 }

@@ -9,6 +9,8 @@ import { MemoryChatMessagesRepository } from './chat-messages-repository';
 import { MemoryChatSessionsRepository } from './chat-sessions-repository';
 import type { ChatMaintenanceRepository } from '../chat-maintenance-repository';
 import { MemoryChatMaintenanceRepository } from './chat-maintenance-repository';
+import type { ChatContentKeysRepository } from '../chat-content-keys-repository';
+import { MemoryChatContentKeysRepository } from './chat-content-keys-repository';
 import { ByokError } from '../../errors';
 import type { Clock } from '../../util/clock';
 import { AsyncMutex } from '../async-mutex';
@@ -61,6 +63,7 @@ export class MemoryStore implements Store {
   readonly chatSessions: ChatSessionsRepository;
   readonly chatMessages: ChatMessagesRepository;
   readonly chatMaintenance: ChatMaintenanceRepository;
+  readonly chatContentKeys: ChatContentKeysRepository;
   readonly [MEMORY_STATE]: MemoryStoreState;
   readonly #shared: Shared;
   readonly #tx: OpenTransaction | undefined;
@@ -80,6 +83,7 @@ export class MemoryStore implements Store {
     this.chatSessions = new MemoryChatSessionsRepository(this);
     this.chatMessages = new MemoryChatMessagesRepository(this);
     this.chatMaintenance = new MemoryChatMaintenanceRepository(this);
+    this.chatContentKeys = new MemoryChatContentKeysRepository(this);
   }
 
   get state(): MemoryStoreState {

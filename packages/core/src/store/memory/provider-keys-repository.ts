@@ -84,6 +84,16 @@ export class MemorySealedRecordsRepository implements SealedRecordsRepository {
         write: (w, sealed, kek) => w.set(state.providerKeys, r.id, { ...state.providerKeys.get(r.id)!, sealed, kek }),
       }));
     }
+    if (table === 'chat_content_keys') {
+      return [...state.chatContentKeys.values()].map((r) => ({
+        id: r.id,
+        userId: r.userId,
+        scope: '',
+        sealed: r.sealed,
+        kek: '',
+        write: (w, sealed) => w.set(state.chatContentKeys, r.userId, { ...state.chatContentKeys.get(r.userId)!, sealed }),
+      }));
+    }
     const auth = authMemoryTables(state);
     if (table === 'signing_keys') {
       return [...auth.signingKeys.values()].map((r) => ({

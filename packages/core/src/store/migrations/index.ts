@@ -3,6 +3,7 @@ import { vault } from './0002-vault';
 import { auth } from './0003-auth';
 import { chat } from './0004-chat';
 import { chatRetention } from './0005-chat-retention';
+import { chatContentKeys } from './0006-chat-content-keys';
 import type { Migration } from './migration';
 
 /**
@@ -11,4 +12,4 @@ import type { Migration } from './migration';
  * `name` is the file name) and append it to this array — one import, one entry. Never
  * edit, reorder or remove an entry that has been released.
  */
-export const migrations: readonly Migration[] = [foundation, vault, auth, chat, chatRetention];
+export const migrations: readonly Migration[] = [foundation, vault, auth, chat, chatRetention, chatContentKeys];
