@@ -117,7 +117,8 @@ await store.close();
 
   describe('a host with every package', () => {
     let consumer: Consumer;
-    const optionalKits = ['@grpc/grpc-js', '@grpc/proto-loader', '@google-cloud/kms', 'oidc-provider'];
+    // The optional peers a host installs for the entry points that need them (`ai` for @byok/client/ai).
+    const optionalKits = ['@grpc/grpc-js', '@grpc/proto-loader', '@google-cloud/kms', 'oidc-provider', 'ai'];
     const forTypeScript = ['typescript', '@types/node', '@types/express'];
 
     // The host brings older kysely and zod than the workspace's (the oldest byok's peer

@@ -166,7 +166,7 @@ describe.each(Object.keys(hosts) as Array<keyof typeof hosts>)('Node request lif
     expect(body.length).toBeGreaterThan(50_000);
     const res = await fetch(`${base}/me`, { method: 'PATCH', headers: { 'content-type': 'application/json', 'x-user': user }, body });
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe('bad_request');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_request');
     expect((await byok.users.get(user)).custom).toBeNull();
   });
 
@@ -174,7 +174,7 @@ describe.each(Object.keys(hosts) as Array<keyof typeof hosts>)('Node request lif
     const res = await fetch(`${base}/me/preferences`, { method: 'DELETE' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toContain('GET');
-    expect((await res.json()).error.code).toBe('method_not_allowed');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
   });
 });
 

@@ -39,8 +39,12 @@ export interface ByokTrpcContext {
  * spread it into the host's own context.
  *
  * @example
+ * import { initTRPC } from '@trpc/server';
  * import { createHTTPServer } from '@trpc/server/adapters/standalone';
- * import { createByokContext } from '@byok/trpc';
+ * import { createByokContext, createByokRouter, type ByokTrpcContext } from '@byok/trpc';
+ * const db = { name: 'the host’s own' };
+ * const t = initTRPC.context<ByokTrpcContext & { db: typeof db }>().create();
+ * const appRouter = t.mergeRouters(createByokRouter(byok), t.router({ dbName: t.procedure.query(({ ctx }) => ctx.db.name) }));
  * createHTTPServer({ router: appRouter, createContext: (opts) => ({ ...createByokContext(opts), db }) });
  */
 export function createByokContext(options: CreateByokContextOptions): ByokTrpcContext {

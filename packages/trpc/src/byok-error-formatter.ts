@@ -37,6 +37,8 @@ const FROM_TRPC_CODE: Partial<Record<TRPC_ERROR_CODE_KEY, ByokErrorCode>> = {
  * Anything byok did not raise becomes `internal`, its message hidden.
  *
  * @example
+ * import { ByokError } from '@byok/core';
+ * import { toTrpcError } from '@byok/trpc';
  * throw toTrpcError(new ByokError('not_found', 'Session not found')); // code NOT_FOUND
  */
 export function toTrpcError(error: unknown): TRPCError {

@@ -40,7 +40,7 @@ const httpOnly = new Set<string>(HTTP_ONLY_OPERATIONS);
  *
  * const t = initTRPC.context<ByokTrpcContext>().create({ errorFormatter: byokErrorFormatter });
  * const appRouter = t.mergeRouters(createByokRouter(byok), t.router({ hello: t.procedure.query(() => 'hi') }));
- * export type AppRouter = typeof appRouter;
+ * type AppRouter = typeof appRouter; // what the client imports (export it from the module)
  * createHTTPServer({ router: appRouter, createContext: createByokContext, maxBodySize: 1024 * 1024 }).listen(3000);
  */
 export function createByokRouter(byok: ByokTrpcHost): ByokRouter {
