@@ -48,6 +48,32 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(sent.contents).toEqual([{ role: 'user', parts: [{ text: 'Hello there' }] }]);
   });
 
+  it('streams through both providers with chunking and latency varied: what streamed is what is stored, every time', async () => {
+    const { byok, alice } = h;
+    const text = `${longText(30)} — ünïcødé 🌊 “quoted” \n\n| a | b |`;
+    for (const [provider, model, standIn] of [
+      ['gemini', 'gemini-2.5-flash', h.gemini],
+      ['openai', 'gpt-4o-mini', h.openai],
+    ] as const) {
+      standIn.setReply(() => text);
+      for (const [count, latencyMs, chunkDelayMs] of [
+        [1, 0, 0],
+        [7, 40, 5],
+        [60, 0, 2],
+      ] as const) {
+        standIn.configure({ chunks: count, latencyMs, chunkDelayMs });
+        const session = await byok.chat.createSession(alice, { provider, model });
+        const events = await collect(byok.chat.send(alice, session.id, { text: 'go' }));
+        const where = `${provider} in ${count} chunks after ${latencyMs} ms`;
+        expect(streamedText(events), where).toBe(text);
+        expect(chunks(events).at(-1), where).toMatchObject({ type: 'finish' });
+        const reply = (await byok.chat.listMessages(alice, session.id)).items[1]!;
+        expect([reply.status, reply.text], where).toEqual(['complete', text]);
+      }
+      standIn.setReply(undefined);
+    }
+  });
+
   it('refuses a session for an unconfigured provider, and a turn without a key before any provider call', async () => {
     const { byok, alice, bob } = h;
     expect(await codeOf(byok.chat.createSession(alice, { provider: 'nope', model: 'x' }))).toBe('validation_failed');
