@@ -1,3 +1,4 @@
+import { initTelemetry } from './util/telemetry';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
@@ -190,6 +191,8 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     migrate: options.migrate ?? true,
     clock,
   });
+  // Spans and metrics when the host has @opentelemetry/api; nothing otherwise.
+  await initTelemetry();
   const events = new ByokEventBus(logger);
   let audit: AuditService | undefined;
   let sealer: Sealer | undefined;

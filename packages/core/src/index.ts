@@ -77,4 +77,5 @@ export type { AuditVerifyReason, AuditVerifyProblem, AuditVerifyReport, AuditVer
 export type { ByokEventBus, ByokEvents, ByokEventName } from './util/events';
 export type { ChatEvent, UiMessageChunk, ChatRunHub, JsonValue } from './chat/chat-events';
 export type { MemoryOptions } from './chat/sealed-content';
+export type { ChatUsageReport } from './chat/chat-run';
 export type { Page, PageInput } from './util/cursor';

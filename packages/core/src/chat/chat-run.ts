@@ -1,3 +1,4 @@
+import { recordTokenUsage, startSpan } from '../util/telemetry';
 import { ByokError, isByokError, toByokError } from '../errors';
 import type { FinishReason, LlmMessage, LlmProvider, StreamEvent, ToolDefinition } from '../llm/llm-provider';
 import { partsText, type MessagePart, type ToolCallPart, type ToolResultPart } from '../llm/message-parts';
@@ -30,6 +31,22 @@ export interface ChatRunDeps {
   /** At most one partial save per this many ms. */
   partialSaveMs: number;
   maxSteps: number;
+  /** Told each reply's usage once it is stored (the host's `chat.onUsage`). */
+  onUsage?: ((usage: ChatUsageReport) => void) | undefined;
+}
+
+/** One stored reply's usage, as the host's `chat.onUsage` hook gets it: per user and provider. */
+export interface ChatUsageReport {
+  userId: string;
+  sessionId: string;
+  messageId: string;
+  provider: string;
+  model: string;
+  status: 'complete' | 'incomplete' | 'error';
+  inputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  cachedInputTokens: number;
 }
 
 /** The turn a run answers. */
@@ -222,6 +239,31 @@ export class ChatRun {
    * failure after the first event is not retried.
    */
   async *#stream(apiKey: string, request: Parameters<LlmProvider['stream']>[1]): AsyncGenerator<StreamEvent> {
+    // One client span per provider call, on the GenAI semantic conventions: the model, the
+    // token usage and the finish reason; never the messages, never the key.
+    const provider = this.#deps.provider.id;
+    const span = startSpan(`chat ${request.model}`, { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': provider, 'gen_ai.request.model': request.model }, 'client');
+    try {
+      for await (const event of this.#attempts(apiKey, request)) {
+        if (event.type === 'finish') {
+          span.setAttributes({
+            'gen_ai.response.model': event.model || request.model,
+            'gen_ai.response.finish_reasons': [event.rawFinishReason ?? event.finishReason],
+            'gen_ai.usage.input_tokens': event.usage.inputTokens,
+            'gen_ai.usage.output_tokens': event.usage.outputTokens,
+          });
+        }
+        yield event;
+      }
+    } catch (error) {
+      span.fail(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  async *#attempts(apiKey: string, request: Parameters<LlmProvider['stream']>[1]): AsyncGenerator<StreamEvent> {
     for (let attempt = 1; ; attempt += 1) {
       let received = false;
       try {
@@ -303,8 +345,22 @@ export class ChatRun {
       }
     }
     await this.#emit([...closing, ...end]);
+    this.#report(status, input);
     await hub.end(this.runId).catch((err: unknown) => logger.error({ err, runId: this.runId }, 'byok chat: run hub end failed'));
     await streamSlot.release().catch((err: unknown) => logger.warn({ err }, 'byok chat: could not release a stream slot'));
+  }
+
+  /** Tells the metrics (and the host's hook) what the reply used. */
+  #report(status: ChatMessageRow['status'], input: { counts: ChatUsageCounts; usage: ReplyUsage }): void {
+    const { provider, onUsage, logger } = this.#deps;
+    const { userId, sessionId, reply } = this.#turn;
+    recordTokenUsage({ provider: provider.id, model: input.usage.model }, input.counts);
+    if (!onUsage || status === 'streaming') return;
+    try {
+      onUsage({ userId, sessionId, messageId: reply.id, provider: provider.id, model: input.usage.model, status, ...input.counts });
+    } catch (err) {
+      logger.warn({ err }, 'byok chat: the onUsage hook threw');
+    }
   }
 
   #throwIfStopped(): void {

@@ -15,7 +15,7 @@ import { uuidv7 } from '../util/ids';
 import { silentLogger, type Logger } from '../util/logger';
 import type { KeyVault } from '../vault/key-vault';
 import type { ChatEvent, ChatRunHub, JsonValue } from './chat-events';
-import { ChatRun } from './chat-run';
+import { ChatRun, type ChatUsageReport } from './chat-run';
 import { MemoryChatRunHub } from './chat-run-hub-memory';
 import {
   changeModelInput,
@@ -74,6 +74,12 @@ export interface ChatOptions {
   titles?: ChatTitlesOption;
   /** How long a session is kept after its last activity: purged by `byok chat purge` and {@link ChatService.purgeExpired}. Default: kept. */
   retention?: ChatRetentionOptions;
+  /**
+   * Told each reply's token usage once the reply is stored (complete, incomplete or
+   * error), with its user and provider: the hook for per-user metering or billing. A
+   * throwing hook is logged and changes nothing.
+   */
+  onUsage?: (usage: ChatUsageReport) => void;
 }
 
 /** What a {@link ChatService} is built from. */
@@ -170,6 +176,7 @@ export class ChatService {
   readonly #abortOnDisconnect: boolean;
   readonly #limits: ModelLimits;
   readonly #titles: SessionTitles;
+  readonly #onUsage: ((usage: ChatUsageReport) => void) | undefined;
   readonly #retention: ChatRetention;
   /** Runs this instance is producing, by run id. */
   readonly #live = new Map<string, { run: ChatRun; sessionId: string }>();
@@ -203,6 +210,8 @@ export class ChatService {
     this.#context = { maxMessages: o.context?.maxMessages ?? DEFAULT_MAX_CONTEXT_MESSAGES, tokenBudget: o.context?.tokenBudget ?? null };
     this.#abortOnDisconnect = o.abortOnDisconnect === true;
     this.#limits = new ModelLimits({ clock: this.#clock, logger: this.#logger });
+    if (o.onUsage !== undefined && typeof o.onUsage !== 'function') throw new ByokError('config_invalid', 'chat.onUsage must be a function');
+    this.#onUsage = o.onUsage;
     this.#titles = new SessionTitles({ store: this.#store, keyVault: this.#vault, providers: options.providers, logger: this.#logger, ...(o.titles !== undefined ? { options: o.titles } : {}) });
     this.#retention = new ChatRetention({ store: this.#store, audit: this.#audit, clock: this.#clock, ...(o.retention !== undefined ? { options: o.retention } : {}) });
   }
@@ -601,6 +610,7 @@ export class ChatService {
           leaseMs: this.#leaseMs,
           partialSaveMs: this.#partialSaveMs,
           maxSteps: this.#maxSteps,
+          onUsage: this.#onUsage,
         },
         {
           userId,

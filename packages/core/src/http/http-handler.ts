@@ -1,3 +1,4 @@
+import { telemetryActive, withSpan } from '../util/telemetry';
 import { z } from 'zod';
 import { ByokError, isByokError } from '../errors';
 import type { Logger } from '../util/logger';
@@ -73,7 +74,29 @@ export function createHttpSurface(options: HttpHandlerOptions): HttpSurface {
     return result;
   }
 
+  /** One server span per request when OpenTelemetry is there, named by the route template. */
   async function handle(request: ByokRequest): Promise<ByokResponse> {
+    if (!telemetryActive()) return respond(request);
+    const { pathname } = splitUrl(request.url);
+    const method = request.method.toUpperCase() === 'HEAD' ? 'GET' : request.method.toUpperCase();
+    const match = table.match(method, pathname);
+    const route = match.kind === 'found' ? match.operation.http.path : undefined;
+    const attributes = { 'http.request.method': method, ...(route ? { 'http.route': route, 'byok.operation': match.kind === 'found' ? match.operation.name : undefined } : {}) };
+    return withSpan(
+      route ? `${method} ${route}` : method,
+      attributes,
+      async (span) => {
+        const response = await respond(request);
+        span.setAttributes({ 'http.response.status_code': response.status });
+        const code = (response.body as { error?: { code?: unknown } } | undefined)?.error?.code;
+        if (typeof code === 'string') span.setAttributes({ 'error.type': code });
+        return response;
+      },
+      'server',
+    );
+  }
+
+  async function respond(request: ByokRequest): Promise<ByokResponse> {
     const { pathname, searchParams } = splitUrl(request.url);
     const method = request.method.toUpperCase() === 'HEAD' ? 'GET' : request.method.toUpperCase();
     const match = table.match(method, pathname);

@@ -1,3 +1,4 @@
+import { withSpan } from '../util/telemetry';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { ByokError } from '../errors';
 import { KMS_DRIVER_ID_PATTERN, type KmsContext, type KmsDriver, type KmsKeyRef } from '../kms/kms-driver';
@@ -213,7 +214,7 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
     const ref = driver.selectKey(env.keyId, env.keyVersion);
     const context = new SealKmsContext(kmsAad(buf.subarray(0, env.keyHeaderEnd), aad.subarray(PAYLOAD_AAD_PREFIX)), ctx);
     counters.kmsUnwraps++;
-    const dek = await driver.unwrap(buf.subarray(env.wrappedStart, env.keySectionEnd), ref, context);
+    const dek = await kmsCall('unwrap', driver.id, () => driver.unwrap(buf.subarray(env.wrappedStart, env.keySectionEnd), ref, context));
     if (dek.length !== DEK_BYTES) {
       dek.fill(0);
       throw new ByokError('seal_invalid', 'Unwrapped data key has the wrong size');
@@ -284,7 +285,7 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
     try {
       if (driver.generateDataKey !== undefined) {
         counters.kmsGenerates++;
-        const generated = await driver.generateDataKey(ref, context);
+        const generated = await kmsCall('generate_data_key', driver.id, () => driver.generateDataKey!(ref, context));
         dek = generated.plaintext;
         wrapped = generated.wrapped;
         nonce = random(NONCE_BYTES);
@@ -298,7 +299,7 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
         nonce = fresh.subarray(DEK_BYTES);
         counters.kmsWraps++;
         try {
-          wrapped = await driver.wrap(dek, ref, context);
+          wrapped = await kmsCall('wrap', driver.id, () => driver.wrap(dek, ref, context));
         } catch (error) {
           dek.fill(0);
           throw error;
@@ -363,7 +364,7 @@ export function createSealerWithRandom(options: SealerOptions, random: RandomSou
     let wrapped: Uint8Array;
     counters.kmsWraps++;
     try {
-      wrapped = await primaryDriver.wrap(dek, ref, context);
+      wrapped = await kmsCall('wrap', primaryDriver.id, () => primaryDriver.wrap(dek, ref, context));
     } finally {
       dek.fill(0);
     }
@@ -469,4 +470,9 @@ function asBuffer(value: Uint8Array): Buffer {
 
 function isDekCache(value: unknown): value is DekCache {
   return typeof value === 'object' && value !== null && typeof (value as DekCache).lookup === 'function' && typeof (value as DekCache).evict === 'function';
+}
+
+/** A KMS call as a client span (the driver and the operation; never the key material). */
+function kmsCall<T>(operation: 'wrap' | 'unwrap' | 'generate_data_key', driver: string, call: () => Promise<T>): Promise<T> {
+  return withSpan(`kms ${operation}`, { 'byok.kms.driver': driver, 'byok.kms.operation': operation }, call, 'client');
 }

@@ -1,3 +1,4 @@
+import { withSpan } from '../../util/telemetry';
 import { KyselyProviderKeysRepository, KyselySealedRecordsRepository } from './provider-keys-repository';
 import type { ProviderKeysRepository, SealedRecordsRepository } from '../provider-keys-repository';
 import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysRepository } from '../auth-repositories';
@@ -112,6 +113,10 @@ export class KyselyStore implements Store {
 
   async transaction<T>(fn: (tx: Store) => Promise<T>, options?: { retries?: number }): Promise<T> {
     if (this.inTransaction) return this.guard(() => fn(this));
+    return withSpan('db transaction', { 'db.system.name': DB_SYSTEM[this.sqlDialect] }, () => this.#transaction(fn, options), 'client');
+  }
+
+  async #transaction<T>(fn: (tx: Store) => Promise<T>, options?: { retries?: number }): Promise<T> {
     const retries = options?.retries ?? 5;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -184,3 +189,6 @@ export class KyselyStore implements Store {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** OpenTelemetry's `db.system.name` values. */
+const DB_SYSTEM = { sqlite: 'sqlite', postgres: 'postgresql', mysql: 'mysql' } as const;
