@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCookieHeader } from '../src/http/cookies';
+import { parseCookieHeader, serializeCookie } from '../src/http/cookies';
 
 describe('parseCookieHeader', () => {
   it('never returns inherited properties for names like constructor', () => {
@@ -28,5 +28,16 @@ describe('parseCookieHeader', () => {
   it('ignores nameless and malformed pairs', () => {
     expect({ ...parseCookieHeader('=orphan; novalue; x=1') }).toEqual({ x: '1' });
     expect({ ...parseCookieHeader(';;;') }).toEqual({});
+  });
+});
+
+describe('serializeCookie', () => {
+  it('writes the attributes, and refuses a name, path or domain that would inject into the header', () => {
+    expect(serializeCookie({ name: 'byok_rt', value: 'a b', path: '/api/auth', domain: '.example.com', maxAgeSeconds: 60, secure: true, sameSite: 'Strict' })).toBe(
+      'byok_rt=a%20b; Path=/api/auth; Domain=.example.com; Max-Age=60; HttpOnly; Secure; SameSite=Strict',
+    );
+    for (const bad of [{ name: 'a;b' }, { path: '/x; Domain=evil.test' }, { path: '/x\r\nSet-Cookie: y=1' }, { path: 'relative' }, { domain: 'evil.test; Secure' }, { domain: 'a b.test' }]) {
+      expect(() => serializeCookie({ name: 'n', value: 'v', ...bad }), JSON.stringify(bad)).toThrow(TypeError);
+    }
   });
 });

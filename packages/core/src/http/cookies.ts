@@ -30,12 +30,22 @@ function decodeCookieValue(raw: string): string {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A path attribute: printable ASCII without `;` (RFC 6265 §4.1.1 `path-value`). */
+const PATH = /^\/[\u0020-\u003A\u003C-\u007E]*$/;
+/** A domain attribute: DNS labels, an optional leading dot. */
+const DOMAIN = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-/** Serialises one Set-Cookie header value. */
+/**
+ * Serialises one Set-Cookie header value. A name, path or domain that would change the
+ * header's meaning (a `;`, a control character, a space in a domain) is a TypeError.
+ */
 export function serializeCookie(cookie: SetCookie): string {
   if (!TOKEN.test(cookie.name)) throw new TypeError(`invalid cookie name`);
+  const path = cookie.path ?? '/';
+  if (!PATH.test(path)) throw new TypeError('invalid cookie path');
+  if (cookie.domain && !DOMAIN.test(cookie.domain)) throw new TypeError('invalid cookie domain');
   let out = `${cookie.name}=${encodeURIComponent(cookie.value)}`;
-  out += `; Path=${cookie.path ?? '/'}`;
+  out += `; Path=${path}`;
   if (cookie.domain) out += `; Domain=${cookie.domain}`;
   if (cookie.maxAgeSeconds !== undefined) {
     out += `; Max-Age=${Math.floor(cookie.maxAgeSeconds)}`;
