@@ -347,7 +347,7 @@ class OpenAiStandIn extends StandInBase {
           finish_reason: a.finishReason,
         },
       ],
-      usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens },
+      usage: openAiUsage(a),
     });
   }
 
@@ -372,7 +372,7 @@ class OpenAiStandIn extends StandInBase {
     }
     frames.push(frame({ ...base, choices: [{ index: 0, delta: {}, finish_reason: a.finishReason }] }));
     if (body.stream_options?.include_usage) {
-      frames.push(frame({ ...base, choices: [], usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens } }));
+      frames.push(frame({ ...base, choices: [], usage: openAiUsage(a) }));
     }
     // OpenAI writes an error mid-stream as a `data:` chunk carrying `{ error }`.
     const errorBody = (status: number): unknown =>
@@ -452,4 +452,15 @@ export type OpenAiStandInOptions = LlmStandInOptions;
  */
 export async function startOpenAiStandIn(options: OpenAiStandInOptions = {}): Promise<LlmStandIn> {
   return new OpenAiStandIn(options, DEFAULT_MODELS, { nonChatModels: LIST_ONLY_MODELS }).start();
+}
+
+/** A usage object as OpenAI sends it, with its `*_tokens_details` (this stand-in caches and reasons nothing). */
+function openAiUsage(a: { inputTokens: number; outputTokens: number }): unknown {
+  return {
+    prompt_tokens: a.inputTokens,
+    completion_tokens: a.outputTokens,
+    total_tokens: a.inputTokens + a.outputTokens,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
 }
