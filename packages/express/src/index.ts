@@ -26,8 +26,11 @@ export function byokRouter(byok: ByokHttpHost, options: ByokRouterOptions = {}):
   const router = Router();
   router.use((req: Request, res: Response, next: NextFunction) => {
     if ((options.fallthrough ?? true) && !byok.http.routes(req.url)) return next();
-    // A host's express.json() may have parsed the body already (it leaves `{}` when there was none).
-    const parsedBody = req.body !== undefined && Object.keys(req.body ?? {}).length > 0 ? req.body : undefined;
+    // A host's express.json() may have parsed the body already (it leaves `{}` when there was
+    // none). Only a JSON body is taken: a form that express.urlencoded() parsed is not JSON
+    // input, and core answers it by its content type as if no parser had run.
+    const json = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(req.headers['content-type'] ?? '');
+    const parsedBody = json && req.body !== undefined && Object.keys(req.body ?? {}).length > 0 ? req.body : undefined;
     void handleNodeRequest(byok.http, req, res, {
       url: req.url,
       ...(parsedBody !== undefined ? { parsedBody } : {}),

@@ -91,6 +91,27 @@ describe('byokRouter (Express 5)', () => {
     expect(logs.join('\n')).not.toContain(CANARY);
   });
 
+  it('does not take a form that express.urlencoded() parsed as JSON input', async () => {
+    const app = express();
+    app.use(express.urlencoded({ extended: true }), express.json());
+    app.use('/api', byokRouter(byok));
+    const formServer = createServer(app).listen(0, '127.0.0.1');
+    await new Promise((r) => formServer.once('listening', r));
+    const formBase = `http://127.0.0.1:${(formServer.address() as AddressInfo).port}/api`;
+    try {
+      const before = (await byok.users.get(userId)).name;
+      const res = await fetch(`${formBase}/me`, { method: 'PATCH', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-user': userId }, body: 'name=from-a-form' });
+      expect(res.status).toBe(400);
+      expect((await byok.users.get(userId)).name).toBe(before);
+      // The same field as JSON, through the host's express.json(), is taken.
+      const ok = await fetch(`${formBase}/me`, { method: 'PATCH', headers: { ...json, 'x-user': userId }, body: JSON.stringify({ name: 'from-json' }) });
+      expect(ok.status).toBe(200);
+      expect((await byok.users.get(userId)).name).toBe('from-json');
+    } finally {
+      await new Promise((r) => formServer.close(r));
+    }
+  });
+
   it('stores a key sent over HTTP and never returns it', async () => {
     const res = await fetch(`${base}/keys/gemini`, { method: 'PUT', headers: { ...json, 'x-user': userId }, body: JSON.stringify({ apiKey: CANARY }) });
     const text = await res.text();

@@ -82,8 +82,11 @@ async function readNodeRequest(req: IncomingMessage, signal: AbortSignal, option
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   let body = options.parsedBody;
-  if (body === undefined && req.method !== 'GET' && req.method !== 'HEAD' && !req.readableEnded) {
-    body = await readJsonBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
+  if (body === undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+    if (!req.readableEnded) body = await readJsonBody(req, options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT);
+    // A body another parser already read (a host's express.urlencoded(), say) is still a
+    // body: if it was not JSON, it is refused as if byok had read it.
+    else if (declaresBody(req) && !JSON_TYPE.test(req.headers['content-type'] ?? '')) throw new ByokError('bad_request', 'The request body must be application/json');
   }
   return {
     method: (req.method ?? 'GET').toUpperCase(),
@@ -93,6 +96,12 @@ async function readNodeRequest(req: IncomingMessage, signal: AbortSignal, option
     remoteAddress: req.socket.remoteAddress,
     signal,
   };
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
+
+function declaresBody(req: IncomingMessage): boolean {
+  return Number(req.headers['content-length'] ?? '0') > 0 || req.headers['transfer-encoding'] !== undefined;
 }
 
 async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -107,7 +116,7 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
   }
   if (size === 0) return undefined;
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+  if (!JSON_TYPE.test(type)) {
     throw new ByokError('bad_request', 'The request body must be application/json');
   }
   try {
