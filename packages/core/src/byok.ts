@@ -222,6 +222,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     } else if (options.memory !== undefined && (typeof options.memory !== 'object' || options.memory === null || (options.memory.sealContent !== undefined && options.memory.sealContent !== false))) {
       throw new ByokError('config_invalid', 'memory.sealContent must be true or false');
     }
+    if (options.chat?.onUsage !== undefined && typeof options.chat.onUsage !== 'function') throw new ByokError('config_invalid', 'chat.onUsage must be a function');
     const users = new UsersService({ store: contentStore, audit, events, clock, sealer, options: { ...options.users, ...options.hooks } });
     const keyVault = new KeyVault({ store, sealer, audit, clock, providers: options.providers ?? [], ...(options.keyVault ? { options: options.keyVault } : {}) });
     const redis = options.redis;
@@ -243,7 +244,14 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       refuseUnverifiedKeys: options.keyVault?.allowUnverified === false,
       clock,
       logger,
-      ...(options.chat ? { options: options.chat } : {}),
+      options: {
+        ...options.chat,
+        // Every stored reply is a `message.completed` event, and the host's hook hears it too.
+        onUsage: (usage) => {
+          events.emit('message.completed', usage);
+          options.chat?.onUsage?.(usage);
+        },
+      },
     });
     // Replies left streaming by an instance that died are marked incomplete once their lease
     // has passed: now, and then every lease.

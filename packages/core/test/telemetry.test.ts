@@ -61,6 +61,8 @@ describe('OpenTelemetry', () => {
   it('records a client span per provider call on the GenAI conventions, token metrics, and tells the onUsage hook', async () => {
     exporter.reset();
     const { byok, alice } = h;
+    const completed: ChatUsageReport[] = [];
+    const off = byok.events.on('message.completed', (u) => void completed.push(u));
     const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
     await collect(byok.chat.send(alice, s.id, { text: SECRET_TEXT }));
     const [call] = named('chat gemini-2.5-flash');
@@ -81,6 +83,10 @@ describe('OpenTelemetry', () => {
     const reply = (await byok.chat.listMessages(alice, s.id)).items[1]!;
     expect(usage.at(-1)).toMatchObject({ userId: alice, sessionId: s.id, messageId: reply.id, provider: 'gemini', status: 'complete' });
     expect(usage.at(-1)!.inputTokens).toBe(reply.usage!.inputTokens);
+    // The same report is the typed `message.completed` event, after the reply is stored.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(completed).toEqual([usage.at(-1)]);
+    off();
 
     // Nothing recorded carries the user's words or key.
     const recorded = JSON.stringify(spans().map((x) => ({ name: x.name, attributes: x.attributes, events: x.events, status: x.status })));

@@ -1,3 +1,4 @@
+import type { ChatUsageReport } from '../chat/chat-run';
 import type { Logger } from './logger';
 
 /**
@@ -9,6 +10,8 @@ export interface ByokEvents {
   'user.updated': { userId: string; fields: string[] };
   'user.deleted': { userId: string };
   'preferences.updated': { userId: string; fields: string[] };
+  /** A chat reply was stored finished (complete, incomplete or error), with its token usage. */
+  'message.completed': ChatUsageReport;
 }
 
 export type ByokEventName = keyof ByokEvents;
