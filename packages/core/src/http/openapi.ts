@@ -52,7 +52,11 @@ export function openApiDocument(operations: Operation[], info: { title?: string;
           ? { description: 'Server-Sent Events', content: { 'text/event-stream': { schema: { type: 'string' } } } }
           : op.kind === 'raw' && op.produces === 'markdown'
             ? { description: 'Markdown', content: { 'text/markdown': { schema: { type: 'string' } } } }
-          : { description: op.kind === 'empty' ? 'No content' : 'Redirect' };
+            : op.kind === 'raw' && op.produces === 'json'
+              ? { description: 'A JSON document', content: { 'application/json': { schema: { type: 'object' } } } }
+              : op.kind === 'raw' && op.produces === 'redirect'
+                ? { description: 'Redirect', headers: { location: { description: 'Where to go next', schema: { type: 'string' } } } }
+                : { description: 'No content' };
     paths[path] ??= {};
     paths[path][method] = {
       operationId: op.name,
