@@ -9,6 +9,7 @@ export default packageConfig(
     kms: 'src/kms/index.ts',
     oidc: 'src/oidc/index.ts',
     llm: 'src/llm/index.ts',
+    http: 'src/http/index.ts',
   },
   { format: ['esm'] },
 );
