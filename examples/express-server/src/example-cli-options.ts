@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localKms, type ByokOptions } from '@byok/core';
-import { offlineCheckpointFiles, readCheckpointKey } from './audit-checkpoints';
-import { DEFAULT_DATA_DIR, exampleDatabase } from './example-database';
-import { resolveExampleMode } from './example-mode';
+import { exampleDatabase, offlineCheckpointFiles, readCheckpointKey, resolveExampleMode } from '@byok/example-shared';
+import { DEFAULT_DATA_DIR } from './start-example';
 
 /**
  * The options `byok` commands need for the example's data (its `byok.config.ts`): the

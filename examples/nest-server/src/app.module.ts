@@ -1,12 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { createByok, type ByokOptions } from '@byok/core';
 import { ByokModule } from '@byok/nest';
-import { EXAMPLE_PAGE_CONFIG, ExampleController, type ExamplePageConfig } from './example.controller';
+import { EXAMPLE_MODE, ExampleController } from './example.controller';
 
-/** What the server decided before Nest starts: byok's options and what the page is told. */
+/** What the server decided before Nest starts: byok's options and the mode. */
 export interface ExampleSettings {
   byokOptions: ByokOptions;
-  pageConfig: ExamplePageConfig;
+  mode: 'offline' | 'google';
 }
 
 const EXAMPLE_SETTINGS = 'example:settings';
@@ -18,9 +18,9 @@ export class SettingsModule {
       module: SettingsModule,
       providers: [
         { provide: EXAMPLE_SETTINGS, useValue: settings },
-        { provide: EXAMPLE_PAGE_CONFIG, useValue: settings.pageConfig },
+        { provide: EXAMPLE_MODE, useValue: settings.mode },
       ],
-      exports: [EXAMPLE_SETTINGS, EXAMPLE_PAGE_CONFIG],
+      exports: [EXAMPLE_SETTINGS, EXAMPLE_MODE],
     };
   }
 }

@@ -2,32 +2,26 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import type { KeyStatus, KeyVault, UserProfile } from '@byok/core';
 import { BYOK_KEY_VAULT, CurrentUser, Public } from '@byok/nest';
 
-/** What the page learns from `GET /example/config.json`. */
-export interface ExamplePageConfig {
-  mode: 'offline' | 'google';
-  /** The issuer id the page signs in with (`/api/auth/login/<id>`). */
-  issuer: 'dev' | 'google';
-  offline: { issuer: string; users: { sub: string; name: string; email: string }[]; sampleKey: string; geminiUrl: string } | null;
-}
-
-export const EXAMPLE_PAGE_CONFIG = 'example:page-config';
+export const EXAMPLE_MODE = 'example:mode';
 
 /**
  * The host's own routes beside byok's: every route needs a byok session (the module's
- * global guard) unless it is `@Public()`.
+ * global guard) unless it is `@Public()`. The page itself is served by the shared page
+ * handler, mounted before Nest's routes.
  */
 @Controller('example')
 export class ExampleController {
   constructor(
-    @Inject(EXAMPLE_PAGE_CONFIG) private readonly pageConfig: ExamplePageConfig,
+    @Inject(EXAMPLE_MODE) private readonly mode: 'offline' | 'google',
     @Inject(BYOK_KEY_VAULT) private readonly vault: KeyVault,
   ) {}
 
+  /** Which mode the example runs in; open to everyone. */
   @Public()
-  @Get('config.json')
+  @Get('info')
   @Header('cache-control', 'no-store')
-  config(): ExamplePageConfig {
-    return this.pageConfig;
+  info(): { mode: 'offline' | 'google'; host: 'NestJS' } {
+    return { mode: this.mode, host: 'NestJS' };
   }
 
   /** The signed-in user and the status of their keys, from the host's side. */

@@ -1,12 +1,14 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { isByokError } from '@byok/core';
+import { startupLines } from '@byok/example-shared';
 import { startExample } from './start-example';
 
 /**
  * The NestJS example: a CommonJS Nest 11 app compiled with `tsc` (`pnpm start` here).
- * Without configuration it runs offline (development OpenID issuer, Gemini stand-in,
- * generated master key in data/): loopback only, never with NODE_ENV=production.
+ * Without configuration it runs offline (development OpenID issuer, provider stand-ins,
+ * generated master key and audit checkpoint key in data/): loopback only, never with
+ * NODE_ENV=production. It serves the same chat page as the Express and tRPC examples.
  */
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3100);
@@ -25,15 +27,7 @@ async function main(): Promise<void> {
       error: (obj, msg) => console.error(msg ?? '', obj),
     },
   });
-  console.log(`byok example (NestJS) listening on ${example.url}`);
-  console.log(`  API under ${example.url}/api — OpenAPI at ${example.url}/api/openapi.json`);
-  if (example.offline) {
-    console.log('  OFFLINE MODE: development sign-in, Gemini stand-in, generated master key (not for production)');
-    console.log(`  dev issuer ${example.offline.issuer.issuer} — sign in at ${example.url}/api/auth/login/dev as ${example.offline.issuer.users.map((u) => u.sub).join(' or ')}`);
-    console.log(`  Gemini stand-in ${example.offline.gemini.url} — accepts keys starting with AIza, e.g. ${example.offline.sampleKey}`);
-  } else {
-    console.log(`  Google sign-in: register ${example.url}/api/auth/callback/google as an authorized redirect URI`);
-  }
+  for (const line of startupLines({ prepared: example.prepared, url: example.url, hostName: 'NestJS', dir: 'examples/nest-server' })) console.log(line);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       void example.close().then(() => process.exit(0));

@@ -10,6 +10,8 @@ import { CookieJar, driveLogin } from '@byok/testing/oidc';
 
 const EXAMPLE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const TSC = createRequire(join(EXAMPLE_DIR, 'package.json')).resolve('typescript/bin/tsc');
+const SHARED_DIR = fileURLToPath(new URL('../../shared', import.meta.url));
+const TSUP = createRequire(join(SHARED_DIR, 'package.json')).resolve('tsup/dist/cli-default.js');
 
 /**
  * The NestJS example as a host builds and runs it: a CommonJS Nest 11 app compiled by
@@ -23,6 +25,9 @@ describe('examples/nest-server: a CommonJS NestJS 11 app compiled with tsc', () 
   let url: string;
 
   beforeAll(async () => {
+    // The CommonJS build of @byok/example-shared that this app requires (its `build` script does the same).
+    const shared = spawnSync(process.execPath, [TSUP], { cwd: SHARED_DIR, encoding: 'utf8', timeout: 60_000 });
+    expect(shared.status, shared.stdout + shared.stderr).toBe(0);
     const build = spawnSync(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--pretty', 'false'], { cwd: EXAMPLE_DIR, encoding: 'utf8', timeout: 170_000 });
     expect(build.stdout + build.stderr).toBe('');
     expect(build.status).toBe(0);
@@ -56,11 +61,22 @@ describe('examples/nest-server: a CommonJS NestJS 11 app compiled with tsc', () 
     expect(server).toMatch(/^"use strict";/);
     expect(server).toContain('require("./start-example")');
     expect(readFileSync(join(EXAMPLE_DIR, 'dist/app.module.js'), 'utf8')).toContain('require("@byok/nest")');
+    expect(readFileSync(join(EXAMPLE_DIR, 'dist/start-example.js'), 'utf8')).toContain('require("@byok/example-shared")');
   });
 
-  it('says it runs offline, on loopback', () => {
+  it('says it runs offline, on loopback, and serves the shared chat page with @byok/client’s browser build', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(output).toContain('OFFLINE MODE');
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self' 'sha256-/);
+    const html = await page.text();
+    expect(html).toBe(readFileSync(join(SHARED_DIR, 'public/index.html'), 'utf8'));
+    const client = await fetch(`${url}/vendor/byok-client.js`);
+    expect(client.headers.get('content-type')).toContain('text/javascript');
+    expect(await client.text()).toContain('createByokClient');
+    const config = (await (await fetch(`${url}/example/config.json`)).json()) as { mode: string; host: string };
+    expect(config).toMatchObject({ mode: 'offline', host: 'NestJS' });
   });
 
   it('serves /api/openapi.json', async () => {
@@ -98,13 +114,18 @@ describe('examples/nest-server: a CommonJS NestJS 11 app compiled with tsc', () 
     res = await fetch(`${url}/example/whoami`);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthenticated');
-    res = await fetch(`${url}/example/config.json`);
-    expect(((await res.json()) as { mode: string }).mode).toBe('offline');
+    res = await fetch(`${url}/example/info`); // @Public()
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ mode: 'offline', host: 'NestJS' });
   });
 
-  it('stops on SIGTERM', async () => {
+  it('stops on SIGTERM, writing signed audit checkpoints of the sign-in to a file outside the database', async () => {
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
+    expect(output).toContain(`signed audit checkpoints → ${join(dataDir, 'audit-checkpoints.jsonl')}`);
+    const lines = readFileSync(join(dataDir, 'audit-checkpoints.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ v: 1, kid: expect.any(String), sig: expect.any(String) });
   });
 });

@@ -1,14 +1,15 @@
 import { isByokError } from '@byok/core';
+import { startupLines } from '@byok/example-shared';
 import { startExample } from './start-example';
 
 /**
  * The tRPC example: byok's generated router merged into a host router at /trpc, core's
  * HTTP handler at /api (sign-in redirects, refresh, sign-out, JWKS, OpenAPI).
  *
- * Without configuration it runs in offline mode (development OpenID issuer, Gemini
- * stand-in, generated master key in data/): loopback only, never with
- * NODE_ENV=production. With GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, BYOK_MASTER_KEYS (or
- * BYOK_MASTER_KEY_FILE) and PUBLIC_URL it signs in with Google and talks to Gemini.
+ * Without configuration it runs in offline mode (development OpenID issuer, provider
+ * stand-ins, generated master key and audit checkpoint key in data/): loopback only, never
+ * with NODE_ENV=production. README.md lists the variables for real services. It serves the
+ * same chat page as the Express and NestJS examples.
  */
 const port = Number(process.env.PORT ?? 3002);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -35,15 +36,14 @@ try {
   process.exit(1);
 }
 
-console.log(`byok example (tRPC) listening on ${example.url}`);
-console.log(`  tRPC at ${example.url}/trpc — byok's HTTP routes at ${example.url}/api (OpenAPI at /api/openapi.json)`);
-if (example.offline) {
-  console.log('  OFFLINE MODE: development sign-in, Gemini stand-in, generated master key (not for production)');
-  console.log(`  dev issuer ${example.offline.issuer.issuer} — sign in as ${example.offline.issuer.users.map((u) => u.sub).join(' or ')}`);
-  console.log(`  Gemini stand-in ${example.offline.gemini.url} — accepts keys starting with AIza, e.g. ${example.offline.sampleKey}`);
-  console.log(`  master-key file ${example.offline.keyFile}`);
-} else {
-  console.log(`  Google sign-in: register ${example.url}/api/auth/callback/google as an authorized redirect URI`);
+for (const line of startupLines({
+  prepared: example.prepared,
+  url: example.url,
+  hostName: 'tRPC',
+  dir: 'examples/trpc-server',
+  extra: [`  tRPC at ${example.url}/trpc (byok's router merged into the host's)`],
+})) {
+  console.log(line);
 }
 
 const running = example;

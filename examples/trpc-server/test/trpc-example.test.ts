@@ -7,7 +7,7 @@ import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar, driveLogin } from '@byok/testing/oidc';
 import type { AppRouter } from '../src/app-router';
-import { resolveExampleMode } from '../src/example-mode';
+import { OFFLINE_SAMPLE_KEY, resolveExampleMode } from '@byok/example-shared';
 import { startExample, type RunningExample } from '../src/start-example';
 
 describe('examples/trpc-server in offline mode', () => {
@@ -58,8 +58,12 @@ describe('examples/trpc-server in offline mode', () => {
     expect(example.mode).toBe('offline');
     expect(new URL(example.url).hostname).toBe('127.0.0.1');
     const page = await (await fetch(`${example.url}/`)).text();
-    expect(page).toContain('Offline mode');
-    expect(page).toContain(example.offline!.sampleKey);
+    expect(page).toContain('<strong>Offline mode</strong>');
+    expect(page).toContain('"@byok/client":"/vendor/byok-client.js"');
+    const config = (await (await fetch(`${example.url}/example/config.json`)).json()) as { mode: string; host: string; providers: Array<{ id: string; sampleKey: string }> };
+    expect(config).toMatchObject({ mode: 'offline', host: 'tRPC' });
+    expect(config.providers.find((p) => p.id === 'gemini')!.sampleKey).toBe(OFFLINE_SAMPLE_KEY);
+    expect((await fetch(`${example.url}/vendor/byok-client.js`)).status).toBe(200);
 
     const jwks = await fetch(`${example.url}/api/.well-known/jwks.json`);
     expect(jwks.status).toBe(200);
@@ -140,14 +144,20 @@ describe('examples/trpc-server in offline mode', () => {
   it('refuses offline mode off loopback and in production, and half a real configuration', async () => {
     expect(() => resolveExampleMode({}, '0.0.0.0')).toThrow(/loopback/);
     expect(() => resolveExampleMode({ NODE_ENV: 'production' }, '127.0.0.1')).toThrow(/production/);
-    expect(() => resolveExampleMode({ GOOGLE_CLIENT_ID: 'x' }, '127.0.0.1')).toThrow(/GOOGLE_CLIENT_SECRET, BYOK_MASTER_KEYS, PUBLIC_URL are missing/);
+    expect(() => resolveExampleMode({ GOOGLE_CLIENT_ID: 'x' }, '127.0.0.1')).toThrow(/GOOGLE_CLIENT_SECRET, BYOK_MASTER_KEYS, PUBLIC_URL, BYOK_AUDIT_CHECKPOINT_KEY, BYOK_AUDIT_CHECKPOINT_FILE are missing/);
     await expect(startExample({ port: 0, host: '0.0.0.0', dataDir, env: {} })).rejects.toMatchObject({ code: 'config_invalid' });
-    expect(resolveExampleMode({ GOOGLE_CLIENT_ID: 'i', GOOGLE_CLIENT_SECRET: 's', BYOK_MASTER_KEY_FILE: '/k', PUBLIC_URL: 'https://byok.example' }, '0.0.0.0')).toEqual({
+    const real = { GOOGLE_CLIENT_ID: 'i', GOOGLE_CLIENT_SECRET: 's', PUBLIC_URL: 'https://byok.example', BYOK_AUDIT_CHECKPOINT_KEY_FILE: '/k/c.pem', BYOK_AUDIT_CHECKPOINT_FILE: '/w/c.jsonl' };
+    expect(resolveExampleMode({ ...real, BYOK_MASTER_KEY_FILE: '/k' }, '0.0.0.0')).toMatchObject({
       kind: 'google',
       clientId: 'i',
       clientSecret: 's',
       publicUrl: 'https://byok.example',
+      checkpointKey: { file: '/k/c.pem' },
+      checkpointFile: '/w/c.jsonl',
     });
+    // Sealing with AWS KMS or Cloud KMS needs no master keys.
+    expect(resolveExampleMode({ ...real, BYOK_KMS: 'aws' }, '0.0.0.0')).toMatchObject({ kind: 'google' });
+    expect(() => resolveExampleMode(real, '0.0.0.0')).toThrow(/BYOK_MASTER_KEYS is missing/);
   });
 });
 

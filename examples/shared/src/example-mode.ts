@@ -1,6 +1,6 @@
 import { ByokError, isLoopbackHost } from '@byok/core';
 
-/** The environment variables that switch the example to Google sign-in and the real Gemini API. */
+/** The environment variables that switch an example from offline mode to Google sign-in and the real provider APIs. */
 export const REAL_CONFIG_VARIABLES = [
   'GOOGLE_CLIENT_ID',
   'GOOGLE_CLIENT_SECRET',
@@ -16,7 +16,7 @@ const FILE_ALTERNATIVES: Partial<Record<(typeof REAL_CONFIG_VARIABLES)[number], 
   BYOK_AUDIT_CHECKPOINT_KEY: 'BYOK_AUDIT_CHECKPOINT_KEY_FILE',
 };
 
-/** How the example runs: against real Google services, or fully offline on loopback. */
+/** How an example runs: against real Google sign-in and provider APIs, or fully offline on loopback. */
 export type ExampleMode =
   | {
       kind: 'google';
@@ -33,15 +33,16 @@ export type ExampleMode =
     }
   | { kind: 'offline' };
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Picks the example's mode from its environment. With none of {@link REAL_CONFIG_VARIABLES}
- * set it is offline mode (development OpenID issuer, Gemini stand-in, generated master
- * key and audit checkpoint key), which is refused unless the server listens on a
- * loopback address and `NODE_ENV` is not `production`. With any of them set, all are
- * required (`BYOK_MASTER_KEY_FILE` may stand in for `BYOK_MASTER_KEYS`, and
- * `BYOK_AUDIT_CHECKPOINT_KEY_FILE` for `BYOK_AUDIT_CHECKPOINT_KEY`).
+ * Picks the mode from the environment. With none of {@link REAL_CONFIG_VARIABLES} set it
+ * is offline mode (development OpenID issuer, provider stand-ins, generated master key and
+ * audit checkpoint key), which is refused unless the server listens on a loopback address
+ * and `NODE_ENV` is not `production`. With any of them set, all are required
+ * (`BYOK_MASTER_KEY_FILE` may stand in for `BYOK_MASTER_KEYS`, and
+ * `BYOK_AUDIT_CHECKPOINT_KEY_FILE` for `BYOK_AUDIT_CHECKPOINT_KEY`; with `BYOK_KMS=aws` or
+ * `gcp` no master keys are needed).
  *
  * @throws ByokError `config_invalid` with a message naming what is missing or refused
  * @example
@@ -56,7 +57,7 @@ export function resolveExampleMode(env: Env, host: string): ExampleMode {
     if (env.NODE_ENV === 'production') {
       throw new ByokError(
         'config_invalid',
-        `Offline mode (development issuer, Gemini stand-in, generated master key) is refused when NODE_ENV=production. Set ${REAL_CONFIG_VARIABLES.join(', ')} to run with Google sign-in and the real Gemini API.`,
+        `Offline mode (development issuer, provider stand-ins, generated master key) is refused when NODE_ENV=production. Set ${REAL_CONFIG_VARIABLES.join(', ')} to run with Google sign-in and the real provider APIs.`,
       );
     }
     if (!isLoopbackHost(host)) {
@@ -68,7 +69,9 @@ export function resolveExampleMode(env: Env, host: string): ExampleMode {
     return { kind: 'offline' };
   }
 
-  const missing = REAL_CONFIG_VARIABLES.filter((name) => !given.includes(name));
+  // Sealing with AWS KMS or Cloud KMS needs no local master keys.
+  const kmsInCloud = ['aws', 'gcp'].includes((env.BYOK_KMS ?? '').trim());
+  const missing = REAL_CONFIG_VARIABLES.filter((name) => !given.includes(name) && !(kmsInCloud && name === 'BYOK_MASTER_KEYS'));
   if (missing.length > 0) {
     throw new ByokError(
       'config_invalid',
