@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar, driveLogin } from '@byok/testing/oidc';
+import { chatOnce, launchChromium } from '../../shared/test/page-smoke.js';
 
 const EXAMPLE_DIR = fileURLToPath(new URL('..', import.meta.url));
 const TSC = createRequire(join(EXAMPLE_DIR, 'package.json')).resolve('typescript/bin/tsc');
@@ -117,6 +118,17 @@ describe('examples/nest-server: a CommonJS NestJS 11 app compiled with tsc', () 
     res = await fetch(`${url}/example/info`); // @Public()
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ mode: 'offline', host: 'NestJS' });
+  });
+
+  it('serves the shared chat page: in a browser it signs in, stores a key and streams a reply through ByokModule', { timeout: 45_000 }, async () => {
+    const browser = await launchChromium();
+    try {
+      const { reply, problems } = await chatOnce(browser, { url, host: 'NestJS', text: 'hello from the Nest example' });
+      expect(reply).toBe('echo: hello from the Nest example');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('stops on SIGTERM, writing signed audit checkpoints of the sign-in to a file outside the database', async () => {

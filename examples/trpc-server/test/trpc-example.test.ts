@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar, driveLogin } from '@byok/testing/oidc';
 import type { AppRouter } from '../src/app-router';
 import { OFFLINE_SAMPLE_KEY, resolveExampleMode } from '@byok/example-shared';
+import { chatOnce, launchChromium } from '../../shared/test/page-smoke';
 import { startExample, type RunningExample } from '../src/start-example';
 
 describe('examples/trpc-server in offline mode', () => {
@@ -73,6 +74,17 @@ describe('examples/trpc-server in offline mode', () => {
     const login = await fetch(`${example.url}/api/auth/login/dev`, { redirect: 'manual' });
     expect(login.status).toBe(302);
     expect(login.headers.get('location')).toContain(example.offline!.issuer.issuer);
+  });
+
+  it('serves the shared chat page: in a browser it signs in, stores a key and streams a reply over byok’s HTTP routes', { timeout: 45_000 }, async () => {
+    const browser = await launchChromium();
+    try {
+      const { reply, problems } = await chatOnce(browser, { url: example.url, host: 'tRPC', text: 'hello from the tRPC example' });
+      expect(reply).toBe('echo: hello from the tRPC example');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('signs in through the development issuer, then sets a key and chats over tRPC with the typed client', async () => {
