@@ -28,7 +28,7 @@ describe(`fuzzing every operation through every adapter (seed ${seed}, ${PER_ADA
     for (const f of report.perAdapter) expect(f.requests).toBe(PER_ADAPTER);
     expect(new Set(report.operations)).toEqual(new Set(fuzzOperations(world).map((o) => o.name)));
     expect(report.operations.length).toBe(world.byok.http.operations().length);
-  });
+  }, FULL ? 3_600_000 : 120_000);
 
   // Requests the fuzzer once found failing, sent every run on every adapter (they fail until fixed).
   it.each([
