@@ -29,16 +29,17 @@ export interface JsDocExample {
  * sign-in configured; `app` is an Express-like app; `request` is the ByokRequest an
  * adapter built from the incoming request, `meta` its client IP and user agent.
  */
-const CONTEXT = ['byok', 'app', 'userId', 'apiKey', 'signal', 'request', 'meta'];
-const PRELUDE = `
-declare const byok: import('@byok/core').Byok<import('@byok/core').AuthService>;
-declare const app: { use(...handlers: unknown[]): unknown; get(path: string, ...handlers: unknown[]): unknown; listen(port: number): unknown };
-declare const userId: string;
-declare const apiKey: string;
-declare const signal: AbortSignal;
-declare const request: import('@byok/core/http').ByokRequest;
-declare const meta: import('@byok/core').RequestMeta;
-`;
+export const CONTEXT_DECLARATIONS: Record<string, string> = {
+  byok: "declare const byok: import('@byok/core').Byok<import('@byok/core').AuthService>;",
+  app: 'declare const app: { use(...handlers: unknown[]): unknown; get(path: string, ...handlers: unknown[]): unknown; listen(port: number): unknown };',
+  userId: 'declare const userId: string;',
+  apiKey: 'declare const apiKey: string;',
+  signal: 'declare const signal: AbortSignal;',
+  request: "declare const request: import('@byok/core/http').ByokRequest;",
+  meta: "declare const meta: import('@byok/core').RequestMeta;",
+};
+const CONTEXT = Object.keys(CONTEXT_DECLARATIONS);
+const PRELUDE = `\n${Object.values(CONTEXT_DECLARATIONS).join('\n')}\n`;
 
 interface EntryPoint {
   specifier: string;
@@ -188,21 +189,42 @@ export function collectExamples(): JsDocExample[] {
   return examples.sort((a, b) => a.where.localeCompare(b.where));
 }
 
-/** Compiles every example at once; returns each one's errors, mapped to its own lines. */
-export function compileExamples(examples: JsDocExample[]): Map<string, string[]> {
+/** A module that exists only in memory, compiled as if it were at `path`. */
+export interface VirtualModule {
+  path: string;
+  text: string;
+}
+
+/**
+ * Compiles virtual modules in one program (so their imports resolve from where they
+ * pretend to live) and returns the program, for each caller to read the diagnostics it
+ * cares about.
+ */
+export function compileVirtualModules(modules: VirtualModule[]): ts.Program {
   const options = compilerOptions();
-  const virtual = new Map(examples.map((e) => [e.virtualPath, e]));
+  const virtual = new Map(modules.map((m) => [m.path, m.text]));
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
   host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
-    const example = virtual.get(fileName);
-    return example ? ts.createSourceFile(fileName, example.virtualText, languageVersion, true) : getSourceFile(fileName, languageVersion, onError, shouldCreate);
+    const text = virtual.get(fileName);
+    return text !== undefined ? ts.createSourceFile(fileName, text, languageVersion, true) : getSourceFile(fileName, languageVersion, onError, shouldCreate);
   };
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (fileName) => virtual.has(fileName) || fileExists(fileName);
   const readFile = host.readFile.bind(host);
-  host.readFile = (fileName) => virtual.get(fileName)?.virtualText ?? readFile(fileName);
-  const program = ts.createProgram({ rootNames: [...virtual.keys()], options, host });
+  host.readFile = (fileName) => virtual.get(fileName) ?? readFile(fileName);
+  return ts.createProgram({ rootNames: [...virtual.keys()], options, host });
+}
+
+/** A virtual module's syntax and type errors. */
+export function diagnosticsOf(program: ts.Program, path: string): ts.Diagnostic[] {
+  const file = program.getSourceFile(path)!;
+  return [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)];
+}
+
+/** Compiles every example at once; returns each one's errors, mapped to its own lines. */
+export function compileExamples(examples: JsDocExample[]): Map<string, string[]> {
+  const program = compileVirtualModules(examples.map((e) => ({ path: e.virtualPath, text: e.virtualText })));
   const errors = new Map<string, string[]>(examples.map((e) => [e.where, []]));
   // A doc comment that ends early (a `*/` inside an example) leaves the rest of the
   // example as code in the documented file itself: report that file's syntax errors too.
@@ -215,8 +237,7 @@ export function compileExamples(examples: JsDocExample[]): Map<string, string[]>
   }
   for (const example of examples) {
     const file = program.getSourceFile(example.virtualPath)!;
-    const diagnostics = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)];
-    for (const d of diagnostics) {
+    for (const d of diagnosticsOf(program, example.virtualPath)) {
       const { line } = d.start !== undefined ? file.getLineAndCharacterOfPosition(d.start) : { line: -1 };
       const where = line >= example.bodyOffset ? `example line ${line - example.bodyOffset + 1}` : 'example imports';
       errors.get(example.where)!.push(`${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
