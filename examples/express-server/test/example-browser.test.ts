@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OFFLINE_SAMPLE_KEY, resolveExampleMode } from '@byok/example-shared';
+import { OFFLINE_SAMPLE_KEY, offlineReplyScript, resolveExampleMode } from '@byok/example-shared';
 import { startExample, type RunningExample } from '../src/start-example';
 
 const EXAMPLE_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -73,7 +73,7 @@ describe('example server: the chat page in a browser (offline mode)', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'byok-example-'));
     example = await startExample({ port: 0, issuerPort: 0, dataDir, env: { NODE_ENV: 'test' }, logger: { info: () => undefined, warn: (o, m) => console.warn('byok warn', m, o), error: (o, m) => console.error('byok error', m, o) } });
     example.offline!.gemini.setReply((turn) => {
-      if (turn.route !== 'stream') return undefined;
+      if (turn.route !== 'stream') return offlineReplyScript(turn); // the chat's title
       return scriptedReply(turn.messages.filter((m) => m.role === 'user').at(-1)?.text ?? '');
     });
     browser = await chromium.launch({
@@ -212,6 +212,8 @@ describe('example server: the chat page in a browser (offline mode)', () => {
     expect(await reply.locator('pre code').textContent()).toBe('<script>alert(2)</script>');
     expect(await page.locator('#messages li[data-role="assistant"] .usage').first().textContent()).toMatch(/\d+ in · \d+ out tokens/);
     await page.locator('#session-usage', { hasText: 'This chat: 1 reply' }).waitFor();
+    // byok names the chat after its first exchange (the stand-in answers the title request).
+    await example.byok.chat.titlesIdle();
 
     // A reload mid-reply: the page resumes the live reply and shows it once.
     gemini.configure({ chunks: 40, chunkDelayMs: 100 });
@@ -260,7 +262,7 @@ describe('example server: the chat page in a browser (offline mode)', () => {
     expect(await firstUser.locator('.branch-pos').textContent()).toBe('2 / 2');
 
     // Regenerate the reply: a sibling reply, 2 / 2 on it.
-    gemini.setReply((turn) => (turn.route === 'stream' ? `A regenerated answer to ${turn.messages.at(-1)?.text}.` : undefined));
+    gemini.setReply((turn) => (turn.route === 'stream' ? `A regenerated answer to ${turn.messages.at(-1)?.text}.` : offlineReplyScript(turn)));
     await page.locator('#messages li[data-role="assistant"]').first().getByRole('button', { name: 'Regenerate this reply' }).click();
     await page.waitForSelector('body[data-streaming="false"]');
     await page.locator('#messages li[data-role="assistant"] .branch-pos', { hasText: '2 / 2' }).waitFor();
@@ -278,7 +280,8 @@ describe('example server: the chat page in a browser (offline mode)', () => {
     await page.locator('#session-usage', { hasText: /This chat: \d+ replies, \d+ in · \d+ out tokens/ }).waitFor();
     expect(await page.locator('#total-usage').textContent()).toMatch(/All your chats: \d+ replies/);
 
-    // Rename the chat.
+    // Rename the chat (byok had named it after the first exchange).
+    expect(await page.locator('#chat-title').textContent()).toBe('First question');
     await page.click('#rename-session');
     await page.fill('#rename-input', 'Renamed chat');
     await page.keyboard.press('Enter');

@@ -87,6 +87,8 @@ export async function prepareExample(options: PrepareExampleOptions): Promise<Pr
   try {
     const shared: ByokOptions = {
       database: exampleDatabase(env, options.dataDir),
+      // A new chat is named after its first exchange, by the chat's own provider and key.
+      chat: { titles: true },
       ...(options.logger ? { logger: options.logger } : {}),
     };
     const redisUrl = env.REDIS_URL?.trim();

@@ -4,7 +4,7 @@
 export { resolveExampleMode, REAL_CONFIG_VARIABLES } from './example-mode.js';
 export type { ExampleMode, Env } from './example-mode.js';
 export { exampleDatabase } from './example-database.js';
-export { startOfflineServices, OFFLINE_SAMPLE_KEY, OFFLINE_SAMPLE_KEYS, OFFLINE_KEY_RULES } from './offline-services.js';
+export { startOfflineServices, offlineReplyScript, OFFLINE_SAMPLE_KEY, OFFLINE_SAMPLE_KEYS, OFFLINE_KEY_RULES } from './offline-services.js';
 export type { OfflineServices, OfflineServicesOptions } from './offline-services.js';
 export { offlineCheckpointFiles, generateCheckpointKeyFiles, checkpointOptions, readCheckpointKey, EXAMPLE_CHECKPOINT_CADENCE } from './audit-checkpoints.js';
 export { prepareExample, EXAMPLE_PROVIDERS } from './example-setup.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateLocalKeyFile } from '@byok/core';
 import type { DevIssuer } from '@byok/testing/oidc';
-import type { LlmStandIn } from '@byok/testing/llm';
+import type { LlmStandIn, ReplyScript } from '@byok/testing/llm';
 import { generateCheckpointKeyFiles, offlineCheckpointFiles } from './audit-checkpoints.js';
 
 /** Made-up keys the offline stand-ins accept, one per provider (never real keys). */
@@ -20,6 +20,22 @@ export const OFFLINE_KEY_RULES: Record<keyof typeof OFFLINE_SAMPLE_KEYS, (key: s
   gemini: (key) => key.startsWith('AIza') && key.length >= 20,
   openai: (key) => key.startsWith('sk-') && !key.startsWith('sk-ant-') && key.length >= 20,
   anthropic: (key) => key.startsWith('sk-ant-') && key.length >= 20,
+};
+
+/**
+ * What the offline stand-ins answer: a chat turn gets their default (`echo: <your text>`),
+ * and the title request byok sends after a chat's first exchange gets the first words of
+ * the user's message, so offline chats get readable names.
+ *
+ * @example
+ * offlineReplyScript({ route: 'generate', system: 'You name chat conversations.', messages: [{ role: 'user', text: '<conversation>\nUser: plan a trip to Lisbon\n…' }] } as never);
+ * // → 'Plan a trip to Lisbon'
+ */
+export const offlineReplyScript: ReplyScript = (turn) => {
+  if (turn.route !== 'generate' || !turn.system.includes('You name chat conversations')) return undefined;
+  const user = /User: (.*)/.exec(turn.messages.at(-1)?.text ?? '')?.[1] ?? '';
+  const words = user.replace(/[^\p{L}\p{N}' -]+/gu, ' ').trim().split(/\s+/).filter(Boolean).slice(0, 6).join(' ');
+  return words ? words[0]!.toUpperCase() + words.slice(1) : 'New chat';
 };
 
 /** Options of {@link startOfflineServices}. */
@@ -88,11 +104,11 @@ export async function startOfflineServices(options: OfflineServicesOptions): Pro
       port: options.issuerPort ?? 0,
     });
     started.push(issuer);
-    const gemini = await llm.startGeminiStandIn({ acceptKey: OFFLINE_KEY_RULES.gemini, chunks: 8, chunkDelayMs: 40 });
+    const gemini = await llm.startGeminiStandIn({ reply: offlineReplyScript, acceptKey: OFFLINE_KEY_RULES.gemini, chunks: 8, chunkDelayMs: 40 });
     started.push(gemini);
-    const openai = await llm.startOpenAiStandIn({ acceptKey: OFFLINE_KEY_RULES.openai, chunks: 8, chunkDelayMs: 40 });
+    const openai = await llm.startOpenAiStandIn({ reply: offlineReplyScript, acceptKey: OFFLINE_KEY_RULES.openai, chunks: 8, chunkDelayMs: 40 });
     started.push(openai);
-    const anthropic = await llm.startAnthropicStandIn({ acceptKey: OFFLINE_KEY_RULES.anthropic, chunks: 8, chunkDelayMs: 40 });
+    const anthropic = await llm.startAnthropicStandIn({ reply: offlineReplyScript, acceptKey: OFFLINE_KEY_RULES.anthropic, chunks: 8, chunkDelayMs: 40 });
     started.push(anthropic);
     return {
       issuer,
