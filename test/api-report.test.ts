@@ -17,6 +17,6 @@ describe('the API report', () => {
     const core = readFileSync(`${root}api/core.api.md`, 'utf8');
     for (const entry of ['@byok/core', '@byok/core/http', '@byok/core/store', '@byok/core/llm', '@byok/core/kms', '@byok/core/audit']) expect(core).toContain(`## \`${entry}\`\n`);
     const testing = readFileSync(`${root}api/testing.api.md`, 'utf8');
-    for (const entry of ['@byok/testing', '@byok/testing/store', '@byok/testing/kms', '@byok/testing/oidc', '@byok/testing/llm']) expect(testing).toContain(`## \`${entry}\`\n`);
+    for (const entry of ['@byok/testing', '@byok/testing/store', '@byok/testing/kms', '@byok/testing/oidc', '@byok/testing/llm', '@byok/testing/http']) expect(testing).toContain(`## \`${entry}\`\n`);
   });
 });

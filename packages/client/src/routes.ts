@@ -66,4 +66,5 @@ export const BYOK_ROUTES = {
   'chat.messages.regenerate': { method: 'POST', path: '/chat/sessions/:sessionId/messages/:messageId/regenerate', produces: 'event-stream' },
   'chat.stream.resume': { method: 'GET', path: '/chat/sessions/:sessionId/stream', produces: 'event-stream' },
   'chat.stop': { method: 'POST', path: '/chat/sessions/:sessionId/stop' },
+  openapi: { method: 'GET', path: '/openapi.json', produces: 'json' },
 } as const satisfies RoutesOf<ByokOperations>;

@@ -25,7 +25,6 @@ describe('typed calls over real HTTP', () => {
     const served = Object.fromEntries(
       h.byok.http
         .operations()
-        .filter((op) => op.name !== 'openapi')
         .map((op) => [op.name, { method: op.http.method, path: op.http.path, ...(op.kind === 'raw' ? { produces: op.produces } : {}) }]),
     );
     expect(BYOK_ROUTES).toEqual(served);

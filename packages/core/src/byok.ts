@@ -8,7 +8,7 @@ import type { AuditActionRegistry } from './audit/audit-actions';
 import { ByokError } from './errors';
 import { createHttpSurface, type Authenticate, type HttpSurface } from './http/http-handler';
 import { defineOperation } from './http/operation';
-import { openApiDocument } from './http/openapi';
+import { openApiOperations } from './http/openapi-operations';
 import type { ByokRequest } from './http/types';
 import { createStore } from './store/create-store';
 import type { Store } from './store/store';
@@ -288,18 +288,7 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
       logger,
     });
     for (const op of [...usersOperations(users), ...auditOperations(audit), ...keyVaultOperations(keyVault), ...chatOperations({ chat, store }), ...(signedIn ? authOperations(signedIn) : [])]) http.add(op);
-    http.add(
-      defineOperation({
-        kind: 'raw',
-        name: 'openapi',
-        summary: 'The OpenAPI document of this surface',
-        auth: 'none',
-        produces: 'json',
-        input: z.object({}),
-        http: { method: 'GET', path: '/openapi.json' },
-        handler: async () => ({ status: 200, body: openApiDocument(http.operations()) }),
-      }),
-    );
+    for (const operation of openApiOperations(() => http.operations())) http.add(operation);
 
     const opened = { audit, sealer, chat, chatHub };
     let closed = false;

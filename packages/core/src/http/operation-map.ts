@@ -5,6 +5,7 @@ import type { chatOperations } from '../chat/chat-operations';
 import type { usersOperations } from '../users/users-operations';
 import type { keyVaultOperations } from '../vault/key-vault-operations';
 import type { AuthRequirement, HttpMethod } from './operation';
+import type { openApiOperations } from './openapi-operations';
 
 /**
  * What a caller of one operation sees over HTTP: its binding, what it takes (the input
@@ -76,4 +77,5 @@ export type ByokOperations = OperationMapOf<
   | OperationsOf<typeof keyVaultOperations>
   | OperationsOf<typeof auditOperations>
   | OperationsOf<typeof chatOperations>
+  | OperationsOf<typeof openApiOperations>
 >;
