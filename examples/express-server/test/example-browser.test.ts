@@ -280,6 +280,19 @@ describe('example server: the chat page in a browser (offline mode)', () => {
     await page.locator('#session-usage', { hasText: /This chat: \d+ replies, \d+ in · \d+ out tokens/ }).waitFor();
     expect(await page.locator('#total-usage').textContent()).toMatch(/All your chats: \d+ replies/);
 
+    // Every control on screen has an accessible name (a label, aria-label or its text).
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('input, select, textarea, button, a')]
+        .filter((el) => el.getClientRects().length > 0)
+        .filter((el) => {
+          const labels = (el as HTMLInputElement).labels;
+          const name = (labels && labels.length > 0 ? [...labels].map((l) => l.textContent).join('') : '') || el.getAttribute('aria-label') || (/^(BUTTON|A)$/.test(el.tagName) ? el.textContent : '');
+          return !name?.trim();
+        })
+        .map((el) => el.id || el.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed).toEqual([]);
+
     // Rename the chat (byok had named it after the first exchange).
     expect(await page.locator('#chat-title').textContent()).toBe('First question');
     await page.click('#rename-session');
