@@ -425,3 +425,18 @@ export function stepLog(name: string): (step: string) => void {
     if (process.env.BYOK_RELIABILITY_VERBOSE === '1') process.stderr.write(`[${name} +${((Date.now() - started) / 1000).toFixed(1)}s] ${step}\n`);
   };
 }
+
+/** Deletes every Redis key under a scenario's prefix. */
+export async function clearRedisPrefix(prefix: string, port = 6379): Promise<void> {
+  const { newRedis } = await import('./redis-client');
+  const client = newRedis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  try {
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length) await client.del(...keys);
+  } catch {
+    /* Redis away: nothing to clear */
+  } finally {
+    client.disconnect();
+  }
+}
