@@ -48,7 +48,7 @@ import { isRedisChatRunClient, RedisChatRunHub } from './chat/chat-run-hub-redis
  * with its connection options (`{ postgres: url, poolSize, preparedStatements }`,
  * `{ mysql: url, poolSize }`, `{ sqlite: file, busyTimeoutMs }`), or `{ memory: true }`.
  */
-export type DatabaseOption = Kysely<any> | DatabaseConfig | { memory: true };
+export type DatabaseOption = Kysely<any> | DatabaseConfig | { memory: true } | { store: Store };
 
 /**
  * The slice of an ioredis client byok uses: `eval` (rate limits), `set … PX … NX`

@@ -13,9 +13,11 @@ export interface CreateStoreOptions {
    * A host's Kysely instance (queried through `withoutPlugins()`, never closed by byok),
    * a database for byok to open with its connection options (`{ sqlite: file,
    * busyTimeoutMs }`, `{ postgres: url, poolSize, preparedStatements }`, `{ mysql: url,
-   * poolSize }`), or `{ memory: true }` for the in-memory store.
+   * poolSize }`), `{ memory: true }` for the in-memory store, or `{ store }`: a store of
+   * the host's own that passes `storeConformance`, used as it is (byok does not call its
+   * `migrate`; `byok.close()` calls its `close`).
    */
-  database: Kysely<any> | DatabaseConfig | { memory: true };
+  database: Kysely<any> | DatabaseConfig | { memory: true } | { store: Store };
   /** Prefix of every byok table, its migration tables included. Default `byok_`. */
   tablePrefix?: string;
   /** Apply pending migrations before returning. Default true. */
@@ -58,6 +60,11 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
     throw new ByokError('config_invalid', 'database must be a Kysely instance or one of { sqlite }, { postgres }, { mysql }, { memory: true }');
   }
   if ('memory' in database && (database as { memory: unknown }).memory === true) return new MemoryStore({ clock });
+  if ('store' in database) {
+    const store = (database as { store: unknown }).store;
+    if (!isStore(store)) throw new ByokError('config_invalid', 'database.store must implement the Store contract (see storeConformance in @byok/testing)');
+    return store;
+  }
 
   let db: Kysely<any>;
   let dialect: SqlDialect;
@@ -101,4 +108,16 @@ export async function createStore(options: CreateStoreOptions): Promise<Store> {
 
 function isKysely(value: object): value is Kysely<any> {
   return typeof (value as Kysely<any>).withoutPlugins === 'function' && typeof (value as Kysely<any>).getExecutor === 'function';
+}
+
+/** The shape check of a host's store: every repository and the store methods byok calls. */
+function isStore(value: unknown): value is Store {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  const repositories = ['users', 'preferences', 'audit', 'providerKeys', 'sealedRecords', 'authSessions', 'signingKeys', 'oauthTokens', 'chatSessions', 'chatMessages', 'chatMaintenance', 'chatContentKeys'];
+  return (
+    typeof v.dialect === 'string' &&
+    repositories.every((name) => typeof v[name] === 'object' && v[name] !== null) &&
+    ['transaction', 'migrate', 'migrationStatus', 'close'].every((name) => typeof v[name] === 'function')
+  );
 }
