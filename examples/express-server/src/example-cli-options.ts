@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localKms, type ByokOptions } from '@byok/core';
-import { exampleDatabase, offlineCheckpointFiles, readCheckpointKey, resolveExampleMode } from '@byok/example-shared';
+import { exampleDatabase, exampleKms, offlineCheckpointFiles, readCheckpointKey, resolveExampleMode } from '@byok/example-shared';
 import { DEFAULT_DATA_DIR } from './start-example';
 
 /**
@@ -32,5 +32,5 @@ export async function exampleCliOptions(options: {
     };
   }
   // A signing key without sinks writes nothing; its public half verifies.
-  return { database, kms: localKms({ env }), audit: { checkpoints: { signingKey: await readCheckpointKey(mode.checkpointKey) } } };
+  return { database, kms: await exampleKms(env), audit: { checkpoints: { signingKey: await readCheckpointKey(mode.checkpointKey) } } };
 }

@@ -148,7 +148,7 @@ export async function prepareExample(options: PrepareExampleOptions): Promise<Pr
     const providers = realProviders(env);
     const byokOptions: ByokOptions = {
       ...shared,
-      kms: await realKms(env),
+      kms: await exampleKms(env),
       audit: { checkpoints: checkpointOptions({ signingKey, checkpointFile: mode.checkpointFile }) },
       providers: providers.map((p) => p.provider),
       auth: {
@@ -208,9 +208,13 @@ function realProviders(env: Env): Array<{ id: string; label: string; models: str
  * The KMS that seals keys with Google sign-in: `BYOK_KMS=aws` (AWS KMS, `AWS_KMS_KEY_ID` and
  * the SDK's own credentials and `AWS_REGION`), `BYOK_KMS=gcp` (Cloud KMS, `GCP_KMS_KEY_NAME`
  * and Application Default Credentials), or local master keys (`BYOK_MASTER_KEYS` /
- * `BYOK_MASTER_KEY_FILE`, the default).
+ * `BYOK_MASTER_KEY_FILE`, the default). The server and an example's `byok.config.ts` use it.
+ *
+ * @throws ByokError `config_invalid` when `BYOK_KMS` is unknown or its key is not named
+ * @example
+ * const kms = await exampleKms({ BYOK_KMS: 'aws', AWS_KMS_KEY_ID: 'alias/byok' });
  */
-async function realKms(env: Env): Promise<KmsDriver> {
+export async function exampleKms(env: Env): Promise<KmsDriver> {
   const kind = (env.BYOK_KMS ?? 'local').trim();
   if (kind === 'aws') {
     const keyId = env.AWS_KMS_KEY_ID?.trim();

@@ -7,7 +7,7 @@ export { exampleDatabase } from './example-database.js';
 export { startOfflineServices, offlineReplyScript, OFFLINE_SAMPLE_KEY, OFFLINE_SAMPLE_KEYS, OFFLINE_KEY_RULES } from './offline-services.js';
 export type { OfflineServices, OfflineServicesOptions } from './offline-services.js';
 export { offlineCheckpointFiles, generateCheckpointKeyFiles, checkpointOptions, readCheckpointKey, EXAMPLE_CHECKPOINT_CADENCE } from './audit-checkpoints.js';
-export { prepareExample, EXAMPLE_PROVIDERS } from './example-setup.js';
+export { prepareExample, exampleKms, EXAMPLE_PROVIDERS } from './example-setup.js';
 export type { PrepareExampleOptions, PreparedExample, ExamplePageConfig, ExampleProviderId } from './example-setup.js';
 export { examplePageHandler, clientBuildFiles, PUBLIC_DIR } from './example-page.js';
 export type { PageHandler } from './example-page.js';
