@@ -7,6 +7,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   audit: async () => (await import('./groups/audit-bench')).run(),
   vault: async () => (await import('./groups/vault-bench')).run(),
   auth: async () => (await import('./groups/auth-bench')).run(),
+  memory: async () => (await import('./groups/memory-bench')).run(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
