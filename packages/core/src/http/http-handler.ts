@@ -62,7 +62,7 @@ export function createHttpSurface(options: HttpHandlerOptions): HttpSurface {
     if (operation.rateLimit && options.rateLimit) {
       await options.rateLimit(operation.rateLimit, { ip: meta.ip, userId: auth?.userId ?? null });
     }
-    const parsed = operation.input.safeParse(rawInput);
+    const parsed = safeParseInput(operation, rawInput);
     if (!parsed.success) throw validationError(parsed.error);
     return { input: parsed.data, auth, meta, response: { cookies: [], headers: {} }, request };
   }
@@ -191,4 +191,18 @@ function gatherInput(operation: Operation, request: ByokRequest, query: URLSearc
   if (body === undefined || body === null || body === '') return { ...params };
   if (typeof body !== 'object' || Array.isArray(body)) throw new ByokError('bad_request', 'The request body must be a JSON object');
   return { ...(body as Record<string, unknown>), ...params };
+}
+
+/**
+ * The operation's input schema over a request body. zod runs some checks (lengths, for one)
+ * on a value of the wrong type too, and one shaped to break them (`{ length: { toString:
+ * false } }` for a string) makes `safeParse` throw instead of failing: that is a bad input,
+ * not a server error.
+ */
+function safeParseInput(operation: Operation, rawInput: unknown): ReturnType<Operation['input']['safeParse']> {
+  try {
+    return operation.input.safeParse(rawInput);
+  } catch {
+    throw new ByokError('validation_failed', 'Invalid input: a value has the wrong type');
+  }
 }
