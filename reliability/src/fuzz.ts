@@ -129,6 +129,8 @@ export async function runFuzz(world: World, options: FuzzOptions): Promise<FuzzR
       const slice = plan.slice(at, at + checkEvery);
       let next = 0;
       let selfEnded = false;
+      await attacker.user.freshen();
+      for (const v of victims) await v.user.freshen();
       const k = known();
       await Promise.all(
         Array.from({ length: concurrency }, async () => {

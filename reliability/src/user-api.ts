@@ -23,6 +23,7 @@ export class UserApi {
   }
 
   async call(method: string, path: string, body?: unknown, extra: Record<string, string> = {}, timeoutMs = 20_000): Promise<JsonAnswer> {
+    await this.user.freshen();
     const headers = this.headers(body !== undefined ? { 'content-type': 'application/json', ...extra } : extra);
     const answer = await send({ method, url: `${this.base}${path}`, headers, body: body !== undefined ? JSON.stringify(body) : undefined }, timeoutMs);
     let json: unknown = undefined;

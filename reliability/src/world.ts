@@ -46,6 +46,10 @@ export interface SignedInUser {
   refreshToken: string;
   /** The provider key stored for this user (a canary: it must never come back). */
   providerKey: string;
+  /** When the access token was issued (ms); access tokens live five minutes. */
+  issuedAt: number;
+  /** Refreshes the tokens (body refresh) when the access token is older than `maxAgeMs`. */
+  freshen(maxAgeMs?: number): Promise<void>;
 }
 
 /** Every secret the run knows about, by kind, for the leak scan. */
@@ -160,7 +164,8 @@ export async function startWorld(options: WorldOptions): Promise<World> {
         body: JSON.stringify({ apiKey: key }),
       });
       if (res.status !== 200) throw new Error(`storing ${login}'s key answered ${res.status}: ${await res.text()}`);
-      const signedIn = { ...user, providerKey: key };
+      const withKey = { ...user, providerKey: key };
+      const signedIn: SignedInUser = Object.assign(withKey, { freshen: freshener(hosts.express.base, withKey) });
       users.push(signedIn);
       return signedIn;
     },
@@ -184,7 +189,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
 }
 
 /** Signs in like a browser: login start → the issuer's login and consent pages → callback. */
-async function signInOverHttp(base: string, login: string, secrets: Secrets): Promise<Omit<SignedInUser, 'providerKey'>> {
+async function signInOverHttp(base: string, login: string, secrets: Secrets): Promise<Omit<SignedInUser, 'providerKey' | 'freshen'>> {
   const jar = new CookieJar();
   const start = await fetch(`${base}/auth/login/dev`, { redirect: 'manual' });
   jar.store(start.url, start.headers);
@@ -204,7 +209,25 @@ async function signInOverHttp(base: string, login: string, secrets: Secrets): Pr
   const me = await fetch(`${base}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
   if (me.status !== 200) throw new Error(`/me answered ${me.status}`);
   const { id } = (await me.json()) as { id: string };
-  return { login, userId: id, cookie: jar.header(`${base}/me`), accessToken, refreshToken };
+  return { login, userId: id, cookie: jar.header(`${base}/me`), accessToken, refreshToken, issuedAt: Date.now() };
+}
+
+/** Keeps a long run's user signed in: a body refresh before the access token's five minutes are up. */
+function freshener(base: string, user: Omit<SignedInUser, 'freshen'>): SignedInUser['freshen'] {
+  let pending: Promise<void> | null = null;
+  return (maxAgeMs = 150_000) => {
+    if (Date.now() - user.issuedAt < maxAgeMs) return Promise.resolve();
+    pending ??= (async () => {
+      const res = await fetch(`${base}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: user.refreshToken }) });
+      if (res.status !== 200) throw new Error(`refreshing ${user.login}'s session answered ${res.status}: ${await res.text()}`);
+      const tokens = (await res.json()) as { accessToken: string; refreshToken: string };
+      user.accessToken = tokens.accessToken;
+      user.refreshToken = tokens.refreshToken;
+      user.cookie = `byok_at=${tokens.accessToken}; byok_rt=${tokens.refreshToken}`;
+      user.issuedAt = Date.now();
+    })().finally(() => (pending = null));
+    return pending;
+  };
 }
 
 async function startNest(byok: Byok, responses: string[]): Promise<Host> {
