@@ -50,6 +50,25 @@ export function byokBodyErrors(byok: Pick<Byok, 'http'>) {
   };
 }
 
+/**
+ * Refuses a path under byok's mount that is not valid percent-encoding (`/chat/sessions/%zz`)
+ * with byok's error body. Express's router would otherwise fail to decode it while matching
+ * byok's route and answer with Nest's own 400, unlike every other host.
+ */
+export function byokPathCheck(byok: Pick<Byok, 'http'>) {
+  return (req: NestHttpRequest, res: ServerResponse, next: Next): void => {
+    const url = req.url ?? '/';
+    const path = url.split('?', 1)[0]!;
+    if (!path.includes('%') || !byok.http.routes(url)) return next();
+    try {
+      decodeURIComponent(path);
+    } catch {
+      return refuse(req, res, next, new ByokError('bad_request', 'The request path is not valid percent-encoding'));
+    }
+    next();
+  };
+}
+
 function refuse(req: NestHttpRequest, res: ServerResponse, next: Next, error: ByokError): void {
   // Through the same writer as every byok response; `parsedBody: null` leaves the body unread.
   void handleNodeRequest({ handle: async () => errorResponse(error) }, req, res, { parsedBody: null }).catch(next);

@@ -12,7 +12,7 @@ import {
 import { APP_GUARD, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import type { Byok } from '@byok/core';
 import { ByokAuthGuard } from './byok-auth-guard';
-import { byokBodyErrors, byokMiddleware, REST_PARAMETER } from './byok-middleware';
+import { byokBodyErrors, byokMiddleware, byokPathCheck, REST_PARAMETER } from './byok-middleware';
 import type { ByokModuleAsyncOptions, ByokModuleOptions, ByokModuleStaticOptions } from './byok-module-options';
 import { BYOK, BYOK_AUDIT, BYOK_AUTH, BYOK_CHAT, BYOK_KEY_VAULT, BYOK_MODULE_OPTIONS, BYOK_USERS } from './tokens';
 
@@ -111,6 +111,7 @@ export class ByokModule implements NestModule, OnApplicationShutdown {
     const prefix = mountPath(this.appConfig.getGlobalPrefix());
     // Registered now, this sits after Nest's body parsers and before every route.
     this.adapterHost.httpAdapter.use(`${prefix}${path}` || '/', byokBodyErrors(this.options.byok));
+    this.adapterHost.httpAdapter.use(`${prefix}${path}` || '/', byokPathCheck(this.options.byok));
     consumer.apply(byokMiddleware(this.options.byok)).forRoutes({ path: `${path}/*${REST_PARAMETER}`, method: RequestMethod.ALL });
   }
 

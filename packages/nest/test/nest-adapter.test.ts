@@ -195,6 +195,14 @@ describe('@byok/nest (Nest 11, platform-express)', () => {
       expect(await bodyOf(res)).toMatchObject({ statusCode: 400, error: 'Bad Request' });
     });
 
+    it('answer a path the router cannot percent-decode with byok’s error, like every other host', async () => {
+      for (const segment of ['%zz', '%', '%E0%A4%A']) {
+        const res = await fetch(`${origin}/v1/api/chat/sessions/${segment}`, { headers: bearer() });
+        expect(res.status, segment).toBe(400);
+        expect((await bodyOf(res)).error.code, segment).toBe('bad_request');
+      }
+    });
+
     it('refuse a body another Nest parser consumed (a form post), changing nothing', async () => {
       const before = await byok.users.getPreferences(userId);
       const res = await fetch(`${origin}/v1/api/me/preferences`, {
