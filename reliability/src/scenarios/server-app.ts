@@ -11,6 +11,7 @@ import { createByok, fileCheckpointSink, localKms, oidc, type AuthService, type 
 import { byokRouter } from '@byok/express';
 import { gemini } from '@byok/gemini';
 import { anthropic } from '@byok/anthropic';
+import { awsKms } from '@byok/kms-aws';
 
 export const APP_ORIGIN = 'http://app.reliability.test';
 
@@ -40,6 +41,10 @@ export interface ServerConfig {
   sealContent?: boolean;
   /** Skip migrations (a second instance on a migrated database). */
   migrate?: boolean;
+  /** AWS KMS (its stand-in) instead of the local master keys, with fast bounded retries. */
+  awsKms?: { endpoint: string; region: string; keyId: string };
+  /** Turn the data-key cache off (every open goes to the KMS). */
+  noDekCache?: boolean;
 }
 
 export interface ScenarioServer {
@@ -61,7 +66,7 @@ export const RATE_LIMITS_OFF: NonNullable<ByokOptions['rateLimits']> = {
 };
 
 /** Starts one server; `kms` replaces the local KMS (the fault scenario's AWS KMS). */
-export async function startScenarioServer(config: ServerConfig, extra: { kms?: KmsDriver; logger?: ByokOptions['logger'] } = {}): Promise<ScenarioServer> {
+export async function startScenarioServer(config: ServerConfig, extra: { kms?: KmsDriver; logger?: ByokOptions['logger']; options?: Partial<ByokOptions> } = {}): Promise<ScenarioServer> {
   const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   let app: express.Express | null = null;
@@ -86,7 +91,12 @@ export async function startScenarioServer(config: ServerConfig, extra: { kms?: K
   const byok = await createByok({
     database: { postgres: config.postgres, poolSize: 20 },
     ...(config.migrate === false ? { migrate: false } : {}),
-    kms: extra.kms ?? localKms({ keys: config.masterKeys }),
+    kms:
+      extra.kms ??
+      (config.awsKms
+        ? awsKms({ ...config.awsKms, credentials: { accessKeyId: 'AKIDRELIABILITY', secretAccessKey: 'reliability-only' }, retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 100, attemptTimeoutMs: 400 } })
+        : localKms({ keys: config.masterKeys })),
+    ...(config.noDekCache ? { keyVault: { cache: false as const } } : {}),
     providers: [gemini({ baseUrl: config.geminiUrl }), ...(config.anthropicUrl ? [anthropic({ baseUrl: config.anthropicUrl })] : [])],
     ...(extra.logger ? { logger: extra.logger } : {}),
     rateLimits: config.rateLimits ?? RATE_LIMITS_OFF,
@@ -102,6 +112,7 @@ export async function startScenarioServer(config: ServerConfig, extra: { kms?: K
       cookieSecret: config.cookieSecret,
       ...(config.strict ? { strict: { cacheMs: 60_000 } } : {}),
     },
+    ...extra.options,
   });
   const started = Date.now();
   const e = express();

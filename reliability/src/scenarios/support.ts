@@ -112,8 +112,15 @@ export const geminiKey = (login: string): string => `AIzaSyREL-${login}-${random
 export async function api(base: string, user: User | Record<string, string>, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { ...('headers' in user ? (user.headers as Record<string, string>) : user), ...extraHeaders };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    text = await res.text();
+  } catch (error) {
+    // No answer at all (the server is gone): status 0, so callers can tell it from an HTTP error.
+    return { status: 0, body: { error: { code: 'no_answer', message: (error as Error).message } }, headers: new Headers() };
+  }
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : null;
