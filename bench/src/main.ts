@@ -8,6 +8,7 @@ const groups: Record<string, () => Promise<Figure[]>> = {
   vault: async () => (await import('./groups/vault-bench')).run(),
   auth: async () => (await import('./groups/auth-bench')).run(),
   memory: async () => (await import('./groups/memory-bench')).run(),
+  http: async () => (await import('./groups/http-bench')).run(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
