@@ -240,7 +240,7 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
     const before = await cliHere(['kms', 'status', '--config', cliConfig]);
     figures.sealedBehindBeforeRewrap = Number(/(\d+) record\(s\) not under the primary/.exec(before.stdout)?.[1] ?? 0);
     let t = Date.now();
-    const killed = await cli(['kms', 'rewrap', '--batch', '1', '--config', cliConfig], { killAfterProgressLines: 3 });
+    const killed = await cli(['kms', 'rewrap', '--batch', '1', '--config', cliConfig], { killAfterProgressLines: Math.max(1, Math.floor(Number(figures.sealedBehindBeforeRewrap) / 2)) });
     if (killed.signal !== 'SIGKILL') failures.push(`rewrap was not killed halfway (it ended with ${killed.code}/${killed.signal})`);
     log('rewrap killed');
     const middle = await cliHere(['kms', 'status', '--config', cliConfig]);

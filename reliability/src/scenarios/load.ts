@@ -90,13 +90,13 @@ export async function runLoad(options: LoadOptions = {}): Promise<ScenarioResult
     const counts = { plain: 0, stop: 0, reconnect: 0 };
 
     await server.resetStats();
-    const rss: Array<{ t: number; rss: number }> = [];
+    const rss: Array<{ t: number; rss: number; heap: number }> = [];
     let sampling = true;
     const started = Date.now();
     const sampler = (async () => {
       while (sampling) {
         const s = await server!.stats().catch(() => null);
-        if (s) rss.push({ t: Date.now() - started, rss: s.rss });
+        if (s) rss.push({ t: Date.now() - started, rss: s.rss, heap: s.heapUsed });
         await sleep(durationMs / 30);
       }
     })();
@@ -190,6 +190,8 @@ export async function runLoad(options: LoadOptions = {}): Promise<ScenarioResult
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     figures.rssFirstHalfMeanMb = mb(mean(first));
     figures.rssSecondHalfMeanMb = mb(mean(second));
+    figures.heapUsedFirstHalfMeanMb = mb(mean(rss.filter((s) => s.t < half).map((s) => s.heap)));
+    figures.heapUsedSecondHalfMeanMb = mb(mean(rss.filter((s) => s.t >= half).map((s) => s.heap)));
     figures.rssMaxMb = mb(Math.max(...rss.map((s) => s.rss)));
     figures.rssOverTimeMb = rss.filter((_, i) => i % 3 === 0).map((s) => `${Math.round(s.t / 1000)}s:${mb(s.rss)}`).join(' ');
     const growth = (mean(second) - mean(first)) / mean(first);
