@@ -1,13 +1,13 @@
 import { expect, it } from 'vitest';
-import { createByok, localKms } from '@byok/core';
+import { createByok, localKms, type Byok } from '@byok/core';
 
 // zod runs length checks on a value of the wrong type too: a body shaped to break them
 // (`{ length: { toString: false } }`) made safeParse throw, and the request answered 500.
 it('answers a value shaped to break zod’s checks with a typed 400, on JSON and on stream operations', async () => {
-  const byok = await createByok({
+  const byok: Byok = await createByok({
     database: { memory: true },
     kms: localKms({ keys: `1:${Buffer.alloc(32, 3).toString('base64')}` }),
-    http: { authenticate: async () => ({ userId: (await byok.users.findOrCreate({ issuer: 'https://i.test', subject: 'zod' })).user.id, via: 'host' }) },
+    http: { authenticate: async (): Promise<{ userId: string; via: 'host' }> => ({ userId: (await byok.users.findOrCreate({ issuer: 'https://i.test', subject: 'zod' })).user.id, via: 'host' }) },
   });
   try {
     const hostile = { length: { toString: false } };

@@ -493,8 +493,9 @@ export class ChatService {
   /**
    * Marks `incomplete` (code `lease_expired`) every streaming reply whose lease has
    * expired: its instance died or stalled. A reply whose owner renewed in the meantime is
-   * left alone. Returns how many were recovered. createByok runs it at start and then
-   * every lease.
+   * left alone, and so is a reply this instance is producing: its lease may have run out
+   * only because its renewal is queued behind a busy pool, and the run is alive. Returns how
+   * many were recovered. createByok runs it at start and then every lease.
    */
   async recoverExpired(options: { limit?: number } = {}): Promise<number> {
     const limit = options.limit ?? 100;
@@ -502,8 +503,17 @@ export class ChatService {
     for (;;) {
       const now = this.#clock.now();
       const rows = await this.#store.chatMessages.expiredRuns(now, limit);
-      for (const row of rows) if (row.runId !== null && (await this.#store.chatMessages.recoverRun(row.id, row.runId, now))) recovered += 1;
-      if (rows.length < limit) return recovered;
+      let ours = 0;
+      for (const row of rows) {
+        if (row.runId === null) continue;
+        if (this.#live.has(row.runId)) {
+          ours += 1;
+          continue;
+        }
+        if (await this.#store.chatMessages.recoverRun(row.id, row.runId, now)) recovered += 1;
+      }
+      // A page that is only this instance's own runs would come back the same: stop there.
+      if (rows.length < limit || ours === rows.length) return recovered;
     }
   }
 

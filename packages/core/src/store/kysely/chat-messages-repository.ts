@@ -253,12 +253,17 @@ export class KyselyChatMessagesRepository implements ChatMessagesRepository {
     return this.#store.guard(async () => {
       // Walk from the leaf to the root over parent ids, staying in the user's session. A
       // parent always has a lower seq than its child (it was appended first), so requiring
-      // it both ends the walk on a corrupted cycle and lets it stop at `afterSeq`.
+      // it both ends the walk on a corrupted cycle and lets it stop at `afterSeq`. Reading
+      // back from `beforeSeq` (the newest page, the context window), `n` counts the rows
+      // found below it and the walk stops at `limit` of them, so the cost is the page's,
+      // not the whole path's.
+      const bounded = beforeSeq !== undefined && afterSeq === undefined;
+      const below = (column: string) => (beforeSeq === undefined ? sql<number>`1` : sql<number>`case when ${sql.ref(column)} < ${beforeSeq} then 1 else 0 end`);
       const rows = await (db as Kysely<any>)
-        .withRecursive('chat_path(id, parent_id, seq)', (qc) =>
+        .withRecursive('chat_path(id, parent_id, seq, n)', (qc) =>
           qc
             .selectFrom(tables.chatMessages)
-            .select(['id', 'parent_id', 'seq'])
+            .select(['id', 'parent_id', 'seq', below('seq').as('n')])
             .where('id', '=', query.leafId)
             .where('session_id', '=', sessionId)
             .where('user_id', '=', userId)
@@ -266,11 +271,12 @@ export class KyselyChatMessagesRepository implements ChatMessagesRepository {
               eb
                 .selectFrom(`${tables.chatMessages} as m`)
                 .innerJoin('chat_path as p', 'p.parent_id', 'm.id')
-                .select(['m.id', 'm.parent_id', 'm.seq'])
+                .select(['m.id', 'm.parent_id', 'm.seq', sql<number>`p.n + ${below('m.seq')}`.as('n')])
                 .where('m.session_id', '=', sessionId)
                 .where('m.user_id', '=', userId)
                 .whereRef('m.seq', '<', 'p.seq')
-                .$if(afterSeq !== undefined, (qb) => qb.where('m.seq', '>', afterSeq!)),
+                .$if(afterSeq !== undefined, (qb) => qb.where('m.seq', '>', afterSeq!))
+                .$if(bounded, (qb) => qb.where('p.n', '<', query.limit)),
             ),
         )
         .selectFrom(`${tables.chatMessages} as m`)
