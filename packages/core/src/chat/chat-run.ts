@@ -94,6 +94,7 @@ export class ChatRun {
   #writes: Promise<unknown> = Promise.resolve();
   #lastWriteAt: number;
   #dirty = false;
+  #partialQueued = false;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #unlistenStop: () => void = () => undefined;
@@ -392,10 +393,17 @@ export class ChatRun {
   }
 
   #savePartial(): void {
-    if (!this.#dirty || this.#ended) return;
-    this.#dirty = false;
-    const parts = [...this.#parts, ...(this.#step?.parts() ?? [])];
-    this.#write({ text: partsText(parts), parts: JSON.stringify(parts), tokenEstimate: estimateTokens(parts) });
+    if (!this.#dirty || this.#ended || this.#partialQueued) return;
+    // One partial save waits at a time, and it takes the newest parts when its turn comes:
+    // when the database is slow, saves coalesce instead of queueing up and then running
+    // back to back (closer together than partialSaveMs).
+    this.#partialQueued = true;
+    this.#write(() => {
+      this.#partialQueued = false;
+      this.#dirty = false;
+      const parts = [...this.#parts, ...(this.#step?.parts() ?? [])];
+      return { text: partsText(parts), parts: JSON.stringify(parts), tokenEstimate: estimateTokens(parts) };
+    });
   }
 
   /** Renews the lease (and the stream slot) when nothing was written for a while. */
@@ -406,10 +414,11 @@ export class ChatRun {
   }
 
   /** One run-owned write, after the ones before it; every write renews the lease and reads the stop flag. */
-  #write(patch: { text?: string; parts?: string; tokenEstimate?: number }): void {
+  #write(next: WritePatch | (() => WritePatch)): void {
     const { store, clock, leaseMs, logger } = this.#deps;
     const { userId, reply } = this.#turn;
     this.#writes = this.#writes.then(async () => {
+      const patch = typeof next === 'function' ? next() : next;
       if (this.#ended && patch.parts !== undefined) return;
       const now = clock.now();
       this.#lastWriteAt = now;
@@ -428,3 +437,6 @@ export class ChatRun {
     });
   }
 }
+
+/** The columns a run's own write sets (besides its lease). */
+type WritePatch = { text?: string; parts?: string; tokenEstimate?: number };
