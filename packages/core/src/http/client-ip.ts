@@ -138,13 +138,27 @@ export function normalizeIp(value: string): string | null {
 function canonicalIp(text: string): string | null {
   const version = isIP(text);
   if (version === 0) return null;
+  // isIP accepts IPv4 only in its one dotted-decimal form (no leading zeros): it is canonical.
+  if (version === 4) return text;
+  const known = canonicalV6.get(text);
+  if (known !== undefined) return known;
+  const address = canonicalV6Of(text);
+  if (canonicalV6.size >= 1_024) canonicalV6.clear();
+  canonicalV6.set(text, address);
+  return address;
+}
+
+/** IPv6 text → its canonical form (or null), for the addresses seen lately: parsing one costs more than the rest of a request's IP handling. */
+const canonicalV6 = new Map<string, string | null>();
+
+function canonicalV6Of(text: string): string | null {
   let address: string;
   try {
-    address = new SocketAddress({ address: text, family: version === 4 ? 'ipv4' : 'ipv6' }).address;
+    address = new SocketAddress({ address: text, family: 'ipv6' }).address;
   } catch {
     return null;
   }
-  if (version === 6 && address.startsWith(V4_MAPPED) && isIP(address.slice(V4_MAPPED.length)) === 4) return address.slice(V4_MAPPED.length);
+  if (address.startsWith(V4_MAPPED) && isIP(address.slice(V4_MAPPED.length)) === 4) return address.slice(V4_MAPPED.length);
   return address;
 }
 

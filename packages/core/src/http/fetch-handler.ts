@@ -90,7 +90,11 @@ async function toByokRequest(request: Request, info: FetchRequestInfo, basePath:
   for (const [name, value] of request.headers) if (name !== 'set-cookie') headers[name] = value;
   const method = request.method.toUpperCase();
   const body = method !== 'GET' && method !== 'HEAD' && request.body ? await readJsonBody(request, limit) : undefined;
-  return { method, url: `${path}${url.search}`, headers, body, remoteAddress: info.remoteAddress, signal: request.signal };
+  const out: ByokRequest = { method, url: `${path}${url.search}`, headers, body, remoteAddress: info.remoteAddress };
+  // Only streaming operations read the signal, and some servers (@hono/node-server) make an
+  // AbortController the first time `request.signal` is read: read it when it is asked for.
+  Object.defineProperty(out, 'signal', { enumerable: true, configurable: true, get: () => request.signal });
+  return out;
 }
 
 async function readJsonBody(request: Request, limit: number): Promise<unknown> {
