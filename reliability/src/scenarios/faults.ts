@@ -218,7 +218,7 @@ export async function runFaults(): Promise<ScenarioResult> {
     await Promise.all(flights);
     await sleep(300);
     if (server.proc.exitCode !== null || server.proc.signalCode !== null) {
-      const tail = server.output().split('\n').filter((l) => /Error|error|at /.test(l)).slice(0, 4).join(' | ');
+      const tail = server.output().split('\n').filter((l) => !l.startsWith('{') && !l.startsWith('[ioredis]') && /Error|terminated/.test(l)).slice(-3).join(' | ');
       failures.push(`the database restart killed the server process (exit ${server.proc.exitCode ?? server.proc.signalCode}): ${tail}`);
       figures.databaseRestart = 'server process died; restarted by hand to finish the checks';
       server = await spawnServer(config);
