@@ -3,12 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, fuzzOperations } from '../src/fuzz';
 import { send, type SentRequest } from '../src/http-client';
+import { selectTestBackends } from '@byok/testing';
 import { ADAPTERS, startWorld, type World } from '../src/world';
 
-describe('ids with a NUL character on PostgreSQL', () => {
+// BYOK_TEST_DATABASES=sqlite leaves this file without tests, as every database loop of the repo.
+describe.each(selectTestBackends(['postgres'] as const))('ids with a NUL character on %s', (database) => {
   let world: World;
   beforeAll(async () => {
-    world = await startWorld({ database: 'postgres', logins: ['nul'] });
+    world = await startWorld({ database, logins: ['nul'] });
   });
   afterAll(async () => world?.close());
 
