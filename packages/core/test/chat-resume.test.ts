@@ -131,6 +131,11 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(JSON.stringify(again)).toBe(JSON.stringify(once.slice(1)));
     expect(chunks(once).slice(-2)).toEqual(chunks(live).slice(-2));
     expect(await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(live.at(-1)!) }))!)).toEqual([]);
+    // A reader past the stored reply (its producer streamed more, then died before saving)
+    // still gets how the reply ended, with ids past its own.
+    const past = await collect((await shortHub.resume(alice, s.id, { lastEventId: `${live[0]!.runId}:999:${live.at(-1)!.offset! + 50}` }))!);
+    expect(chunks(past).map((c) => c.type)).toEqual(['text-end', 'finish-step', 'data-byok-usage', 'finish']);
+    expect(past.every((e) => e.offset! > live.at(-1)!.offset! + 50)).toBe(true);
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: 'garbage' }))).toBe('validation_failed');
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${live[0]!.runId}:4` }))).toBe('validation_failed');
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${s.id}:1:1` }))).toBe('not_found');

@@ -74,6 +74,15 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     }
   });
 
+  it('ends a reply the provider rate-limited with the retry hint in data-byok-usage', async () => {
+    const { byok, alice } = h;
+    const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    h.gemini.injectFault({ kind: 'rate-limit', retryAfterSeconds: 7 }, { route: 'stream', times: 1 });
+    const events = await collect(byok.chat.send(alice, s.id, { text: 'busy' }));
+    const usage = chunks(events).find((c) => c.type === 'data-byok-usage') as unknown as { data: { status: string; errorCode: string; retryAfterMs?: number } };
+    expect(usage.data).toMatchObject({ status: 'error', errorCode: 'provider_rate_limited', retryAfterMs: 7_000 });
+  });
+
   it('refuses a session for an unconfigured provider, and a turn without a key before any provider call', async () => {
     const { byok, alice, bob } = h;
     expect(await codeOf(byok.chat.createSession(alice, { provider: 'nope', model: 'x' }))).toBe('validation_failed');

@@ -9,6 +9,7 @@ export interface RedisChatRunConnection {
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -188,6 +189,9 @@ export class RedisChatRunHub implements ChatRunHub {
     if (signal?.aborted || this.#closed) return;
     // XREAD BLOCK holds its connection, so each tail reads on one of its own.
     const reader = this.#client.duplicate();
+    // While Redis is away ioredis reconnects and emits 'error': the read in flight fails and
+    // the reader falls back; without a listener every retry is an "Unhandled error event".
+    reader.on('error', (err) => this.#logger.warn({ err }, 'byok chat: a Redis run-hub reader lost its connection'));
     this.#readers.add(reader);
     const onAbort = () => reader.disconnect();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -228,6 +232,7 @@ export class RedisChatRunHub implements ChatRunHub {
   #subscriberConnection(): RedisChatRunConnection {
     if (this.#subscriber) return this.#subscriber;
     const subscriber = this.#client.duplicate();
+    subscriber.on('error', (err) => this.#logger.warn({ err }, 'byok chat: the Redis stop subscriber lost its connection'));
     const channelPrefix = `${this.#prefix}stop:`;
     subscriber.on('message', (channel, message) => {
       if (!channel.startsWith(channelPrefix) || channel.slice(channelPrefix.length) !== message) return;

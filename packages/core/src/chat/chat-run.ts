@@ -154,7 +154,7 @@ export class ChatRun {
     let model = turn.model;
     let firstTokenAt: number | null = null;
     let steps = 0;
-    let failure: { code: string; message: string } | null = null;
+    let failure: { code: string; message: string; retryAfterMs?: number } | null = null;
     const messages: LlmMessage[] = [];
     try {
       messages.push(...(await turn.loadMessages()));
@@ -211,7 +211,8 @@ export class ChatRun {
     } catch (error) {
       if (!this.#lost && this.#stopReason === null) {
         const e = toByokError(error);
-        failure = { code: e.code, message: e.message };
+        const retryAfterMs = e.details?.retryAfterMs;
+        failure = { code: e.code, message: e.message, ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}) };
         if (e.code === 'internal') this.#deps.logger.error({ err: error, runId: this.runId }, 'byok chat: a reply failed');
       }
     }
@@ -294,7 +295,7 @@ export class ChatRun {
     );
   }
 
-  async #finish(input: { counts: ChatUsageCounts; usage: ReplyUsage; failure: { code: string; message: string } | null }): Promise<void> {
+  async #finish(input: { counts: ChatUsageCounts; usage: ReplyUsage; failure: { code: string; message: string; retryAfterMs?: number } | null }): Promise<void> {
     const { store, clock, hub, logger, streamSlot } = this.#deps;
     const { userId, sessionId, reply } = this.#turn;
     this.#ended = true;
@@ -334,7 +335,13 @@ export class ChatRun {
         });
         if (!stored) throw new LostRow();
       });
-      end = endChunks({ status, errorCode, usage: input.usage as unknown as JsonValue, ...(input.failure ? { errorText: input.failure.message } : {}) });
+      end = endChunks({
+        status,
+        errorCode,
+        usage: input.usage as unknown as JsonValue,
+        ...(input.failure ? { errorText: input.failure.message } : {}),
+        ...(input.failure?.retryAfterMs !== undefined ? { retryAfterMs: input.failure.retryAfterMs } : {}),
+      });
     } catch (error) {
       if (error instanceof LostRow) {
         // Stopped and stored by recovery, or deleted with its session: nothing more to store.

@@ -133,8 +133,9 @@ export function turnChunk(input: { sessionId: string; reply: ChatMessageRow; use
  * usage), then `finish` (usage as message metadata) for a complete reply, `abort` for an
  * incomplete one, or `error` for a failed one.
  */
-export function endChunks(input: { status: ChatMessageRow['status']; errorCode: string | null; usage: JsonValue | null; errorText?: string }): UiMessageChunk[] {
-  const data: JsonValue = { status: input.status, errorCode: input.errorCode, usage: input.usage };
+export function endChunks(input: { status: ChatMessageRow['status']; errorCode: string | null; usage: JsonValue | null; errorText?: string; retryAfterMs?: number }): UiMessageChunk[] {
+  // A failure that waiting cures (a provider's rate limit) says when to try again.
+  const data: JsonValue = { status: input.status, errorCode: input.errorCode, usage: input.usage, ...(input.retryAfterMs !== undefined ? { retryAfterMs: input.retryAfterMs } : {}) };
   const out: UiMessageChunk[] = [{ type: 'data-byok-usage', id: 'byok-usage', data }];
   if (input.status === 'complete') out.push({ type: 'finish', messageMetadata: { usage: input.usage } });
   else if (input.status === 'error') out.push({ type: 'error', errorText: input.errorText ?? `The reply failed (${input.errorCode ?? 'error'})` });

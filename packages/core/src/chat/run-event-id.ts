@@ -29,15 +29,23 @@ function chunkWeight(chunk: UiMessageChunk): number {
   return chunk.type === 'text-delta' || chunk.type === 'reasoning-delta' ? chunk.delta.length : 1;
 }
 
+/** Chunks that close what came before them: the end of a part, of a step, of the reply. */
+const CLOSING = new Set<UiMessageChunk['type']>(['text-end', 'reasoning-end', 'finish-step', 'data-byok-usage', 'finish', 'abort', 'error']);
+
 /**
  * A run's events from its first chunk, each with its offset: the sum of the weights of the
  * chunks up to and including it. A live run and the same reply regenerated from the store
  * give the same chunks apart from where the text is cut into deltas, so an offset means
  * the same point of the reply in both. With `after`, only what follows that point: whole
  * chunks past it, and the rest of a delta it falls inside.
+ *
+ * A reader can be past the end of the stored reply: it saw text its producer streamed but
+ * died before saving. It then still gets the reply's closing chunks (its end, and how it
+ * ended), so it learns the reply stopped, instead of a bare end of stream.
  */
 export async function* withReplyOffsets(events: AsyncIterable<ChatEvent>, after?: number): AsyncGenerator<ChatEvent> {
   let offset = 0;
+  let closing: ChatEvent[] = [];
   for await (const event of events) {
     const start = offset;
     offset += chunkWeight(event.chunk);
@@ -45,9 +53,19 @@ export async function* withReplyOffsets(events: AsyncIterable<ChatEvent>, after?
       yield { ...event, offset };
       continue;
     }
-    if (offset <= after) continue;
+    if (offset <= after) {
+      // The closing chunks after the last content the reader is past, kept in case the
+      // stored reply ends before the reader's offset.
+      if (CLOSING.has(event.chunk.type)) closing.push(event);
+      else closing = [];
+      continue;
+    }
     const chunk = event.chunk;
     // Only a delta weighs more than 1, so only a delta can straddle `after`.
     if (chunk.type === 'text-delta' || chunk.type === 'reasoning-delta') yield { ...event, offset, chunk: { ...chunk, delta: chunk.delta.slice(after - start) } };
+  }
+  if (after !== undefined && offset < after) {
+    let next = after;
+    for (const event of closing) yield { ...event, offset: ++next };
   }
 }

@@ -95,7 +95,8 @@ export async function callKmsWithRetry<T>(
     }
     if (n >= retry.attempts) {
       throw new ByokError('kms_unavailable', `KMS ${driverId} ${operation} failed after ${n} attempts (${lastReason})`, {
-        details: { driver: driverId, operation, attempts: n, reason: lastReason },
+        // The KMS is throttling or away: a later call may pass (HTTP says so with Retry-After).
+        details: { driver: driverId, operation, attempts: n, reason: lastReason, retryAfterMs: 1_000 },
       });
     }
     const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (n - 1));

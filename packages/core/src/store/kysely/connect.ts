@@ -100,6 +100,9 @@ export async function connectDatabase(config: DatabaseConfig): Promise<OpenedDat
     // 'error' on the pool; pg discards that client and the next query opens a fresh one.
     // Without a listener the event would crash the host process.
     pool.on('error', () => undefined);
+    // A client in use when the server goes away emits 'error' on itself, not on the pool:
+    // the query in flight fails (database_unavailable) and the process lives on.
+    pool.on('connect', (client) => void client.on('error', () => undefined));
     try {
       (await pool.connect()).release();
     } catch (error) {

@@ -51,11 +51,35 @@ export function mapDatabaseError(error: unknown): unknown {
   if (isRetryableDatabaseError(error)) {
     return new ByokError('conflict', 'The database stayed contended; try again', { cause: error });
   }
+  if (isUnstorableCharacter(error)) {
+    // PostgreSQL text cannot hold U+0000 (an id or a field a client sent with a NUL).
+    return new ByokError('validation_failed', 'The input contains a character that cannot be stored (U+0000)', { cause: error });
+  }
+  if (isConnectionLost(error)) {
+    return new ByokError('database_unavailable', 'The database cannot be reached; try again shortly', { cause: error, details: { retryAfterMs: 1_000 } });
+  }
   return error;
+}
+
+/** The connection to the database failed or went away (a restart, a failover, a network cut). */
+function isConnectionLost(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (typeof e !== 'object' || e === null) return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  // Node socket errors; PostgreSQL's admin_shutdown, crash_shutdown, cannot_connect_now; MySQL's lost connection.
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', '57P01', '57P02', '57P03', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN'].includes(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
 }
 
 /** Jittered exponential backoff before re-running a transaction: ~5 ms, 10 ms, 20 ms … capped at 250 ms. */
 export function retryDelay(attempt: number): number {
   const base = Math.min(250, 5 * 2 ** attempt);
   return base / 2 + Math.random() * base;
+}
+
+/** PostgreSQL's character_not_in_repertoire (a NUL in UTF-8 text) and untranslatable_character. */
+function isUnstorableCharacter(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '22021' || code === '22P05';
 }
