@@ -16,7 +16,9 @@ const alias = readdirSync(`${root}packages`)
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    // The reliability suite's quick parts (short fuzz, isolation, leak scans) run here too;
+    // its scenarios and the real-registry audit run in `pnpm test:reliability`.
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts', 'reliability/test/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -1,11 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { writeFigures } from '../src/run-mode';
-import { AuditUnavailableError, blockingFindings, configuredRegistry, fetchAdvisories, formatFinding, productionDependencies, type BulkAdvisories } from '../src/supply-chain';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { AuditUnavailableError, blockingFindings, fetchAdvisories, formatFinding, type BulkAdvisories } from '../src/supply-chain';
 
 /** A registry stand-in that answers the bulk endpoint with `answer` and records what it was asked. */
 async function fakeRegistry(answer: { status: number; body: string }) {
@@ -30,6 +26,8 @@ const FABRICATED: BulkAdvisories = {
   jose: [{ id: 9003, title: 'Fabricated: fixed long ago', severity: 'high', vulnerable_versions: '<2.0.0' }],
 };
 
+// The check against the real registry is registry/supply-chain-registry.test.ts: it needs a
+// registry that serves advisories, which the test command's machines do not have.
 describe('supply chain: advisories of the published packages’ production dependencies', () => {
   it('fails on a fabricated high or critical advisory that covers an installed version, and only then', () => {
     const deps = { 'left-pad': ['1.3.0'], jose: ['6.2.18'] };
@@ -58,13 +56,4 @@ describe('supply chain: advisories of the published packages’ production depen
     await expect(fetchAdvisories('http://127.0.0.1:9/', { a: ['1.0.0'] }, 2_000)).rejects.toThrow(/could not be reached/);
   });
 
-  it('finds no high or critical advisory in what packages/* depend on (the real registry)', async () => {
-    const deps = productionDependencies(root);
-    expect(Object.keys(deps)).toEqual(expect.arrayContaining(['jose', 'openid-client', 'cookie', 'lru-cache']));
-    const registry = configuredRegistry(root);
-    const advisories = await fetchAdvisories(registry, deps);
-    const findings = blockingFindings(deps, advisories);
-    writeFigures('supply-chain', { registry, packages: Object.keys(deps).length, versions: Object.values(deps).flat().length, advisories: Object.values(advisories).flat().length, blocking: findings.map(formatFinding) });
-    expect(findings.map(formatFinding)).toEqual([]);
-  }, 90_000);
 });
