@@ -74,6 +74,22 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     }
   });
 
+  it('never recovers a reply it is producing itself, even when its lease in the row ran out (a renewal stuck behind a busy pool)', async () => {
+    const { byok, alice } = h;
+    // One instance here: another one sharing the database would rightly recover the row.
+    h.gemini.setReply(() => longText(30));
+    h.gemini.configure({ chunks: 30, chunkDelayMs: 40 });
+    const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    const r = reading(byok.chat.send(alice, s.id, { text: 'slow pool' }));
+    await r.firstDelta;
+    const runId = r.seen[0]!.runId;
+    // As if this instance's lease writes were queued: the row says the lease is long gone.
+    await byok.store.chatMessages.updateRun(alice, runId, runId, { leaseExpiresAt: Date.now() - 60_000, updatedAt: Date.now() });
+    expect(await byok.chat.recoverExpired()).toBe(0);
+    await r.done;
+    expect(await byok.store.chatMessages.get(alice, runId)).toMatchObject({ status: 'complete', text: longText(30) });
+  });
+
   it('ends a reply the provider rate-limited with the retry hint in data-byok-usage', async () => {
     const { byok, alice } = h;
     const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
