@@ -133,9 +133,17 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     expect(await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(live.at(-1)!) }))!)).toEqual([]);
     // A reader past the stored reply (its producer streamed more, then died before saving)
     // still gets how the reply ended, with ids past its own.
-    const past = await collect((await shortHub.resume(alice, s.id, { lastEventId: `${live[0]!.runId}:999:${live.at(-1)!.offset! + 50}` }))!);
+    const beyond = live.at(-1)!.offset! + 50;
+    const past = await collect((await shortHub.resume(alice, s.id, { lastEventId: `${live[0]!.runId}:999:${beyond}` }))!);
     expect(chunks(past).map((c) => c.type)).toEqual(['text-end', 'finish-step', 'data-byok-usage', 'finish']);
-    expect(past.every((e) => e.offset! > live.at(-1)!.offset! + 50)).toBe(true);
+    expect(past.map((e) => [e.offset, e.closing])).toEqual([1, 2, 3, 4].map((k) => [beyond, k]));
+    // …and resuming from one of those gets the ones after it, once.
+    const rest = await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(past[1]!) }))!);
+    expect(chunks(rest).map((c) => c.type)).toEqual(['data-byok-usage', 'finish']);
+    // A reader that got the content and some of the closing chunks gets the others.
+    const lastContent = live.findLastIndex((e) => e.chunk.type === 'text-delta');
+    const afterTextEnd = await collect((await shortHub.resume(alice, s.id, { lastEventId: formatRunEventId(live[lastContent + 1]!) }))!);
+    expect(chunks(afterTextEnd).map((c) => c.type)).toEqual(['finish-step', 'data-byok-usage', 'finish']);
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: 'garbage' }))).toBe('validation_failed');
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${live[0]!.runId}:4` }))).toBe('validation_failed');
     expect(await codeOf(shortHub.resume(alice, s.id, { lastEventId: `${s.id}:1:1` }))).toBe('not_found');

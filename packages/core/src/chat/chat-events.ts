@@ -40,10 +40,12 @@ export interface ChatEvent {
   position: number;
   /**
    * How much of the reply a reader has after this chunk (each chunk counts 1, a text or
-   * reasoning delta its length): set on the events the chat service yields, and part of
+   * reasoning delta its length, a closing chunk 0): set on the events the chat service yields, and part of
    * their SSE id, so a resume gets exactly the rest from a live run or from the store.
    */
   offset?: number;
+  /** For a closing chunk (`text-end`, `finish`, `abort` …): which one after that offset, from 1. */
+  closing?: number;
   chunk: UiMessageChunk;
 }
 

@@ -438,13 +438,13 @@ export class ChatService {
   async resume(userId: string, sessionId: string, options: ResumeOptions = {}): Promise<AsyncIterable<ChatEvent> | null> {
     const session = await this.#session(userId, sessionId);
     if (options.lastEventId !== undefined) {
-      const { runId, offset } = parseRunEventId(options.lastEventId);
+      const { runId, offset, closing } = parseRunEventId(options.lastEventId);
       const reply = await this.#message(userId, sessionId, runId);
       if (reply.role !== 'assistant' || reply.runId !== runId) throw notFound();
       // The reader's offset, not its position, says where it is: the events may come from
       // the hub or from the stored reply (whose deltas are cut differently), on any instance.
       const events = (await this.#hub.subscribe(runId, 0, options.signal)) ?? this.#storedEvents(userId, sessionId, reply, options.signal);
-      return withReplyOffsets(events, offset);
+      return withReplyOffsets(events, { offset, closing });
     }
     if (session.activeLeafId === null) return null;
     const leaf = await this.#store.chatMessages.get(userId, session.activeLeafId);

@@ -320,7 +320,7 @@ export function httpScenarios(options: HttpScenariosOptions): void {
         expect(streamedText(text)).toBe('Hello from the scenario suite, streamed in parts.');
         const ids = sseEvents(text).flatMap((e) => (e.id === undefined ? [] : [e.id]));
         expect(ids.length).toBeGreaterThan(3);
-        for (const id of ids) expect(id).toMatch(/^[^:\s]+:\d+:\d+$/);
+        for (const id of ids) expect(id).toMatch(/^[^:\s]+:\d+:\d+(?:\.\d+)?$/);
         expect(new Set(ids).size).toBe(ids.length);
 
         const messages = await b.json(`/chat/sessions/${sessionId}/messages`);
