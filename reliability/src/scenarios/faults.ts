@@ -148,7 +148,10 @@ export async function runFaults(): Promise<ScenarioResult> {
     );
     check(limited.status !== 200 || limited.done, 'the stream of a rate-limited turn did not end');
     if (limited.status === 429) check(limitedHint === '7', `the provider's Retry-After 7 became ${limitedHint}`);
-    else failures.push(`a provider 429 after the stream began carries its retry hint only as text: ${limited.errorText}`);
+    else {
+      const hint = (limited.usage as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+      check(hint === 7_000, `a provider 429 after the stream began carries no retry hint in data-byok-usage (got ${String(hint)}): ${limited.errorText}`);
+    }
     const afterLimit = await sendChat(base, c, sGemini, { text: 'after the limit' });
     check(afterLimit.end === 'finish', `the send after the provider's 429 ended ${afterLimit.end}`);
 

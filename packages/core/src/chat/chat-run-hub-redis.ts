@@ -26,6 +26,9 @@ export interface RedisChatRunClient {
   duplicate(): RedisChatRunConnection;
 }
 
+/** How long the run's owner waits for a write to the shared log before going on without it. */
+const SHARED_WRITE_WAIT_MS = 500;
+
 /** True when a client can carry the Redis run hub (ioredis can). */
 export function isRedisChatRunClient(client: unknown): client is RedisChatRunClient {
   const c = client as Partial<RedisChatRunClient> | undefined;
@@ -120,12 +123,35 @@ export class RedisChatRunHub implements ChatRunHub {
       throw new ByokError('internal', `A run position must be a positive integer, not ${event.position}`);
     }
     await this.#local.publish(event);
-    await this.#client.eval(PUBLISH, 1, this.#logKey(event.runId), event.position, JSON.stringify(event.chunk), this.#maxLen, this.#liveTtlMs);
+    await this.#shared(this.#client.eval(PUBLISH, 1, this.#logKey(event.runId), event.position, JSON.stringify(event.chunk), this.#maxLen, this.#liveTtlMs));
   }
 
   async end(runId: string): Promise<void> {
     await this.#local.end(runId);
-    await this.#client.eval(END, 1, this.#logKey(runId), this.#ttlMs);
+    await this.#shared(this.#client.eval(END, 1, this.#logKey(runId), this.#ttlMs));
+  }
+
+  /**
+   * Waits for a write to the shared log, but not for long: while Redis is away ioredis queues
+   * the commands (in order) and sends them when it is back, and this instance's own readers
+   * are served from the local log, so the reply goes on streaming to its end instead of
+   * stalling on Redis. Readers on other instances fall back to the store meanwhile.
+   */
+  async #shared(write: Promise<unknown>): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slow = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SHARED_WRITE_WAIT_MS);
+      timer.unref?.();
+    });
+    const done = write.then(
+      () => undefined,
+      (err: unknown) => this.#logger.warn({ err }, 'byok chat: a write to the Redis run log failed'),
+    );
+    try {
+      await Promise.race([done, slow]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async subscribe(runId: string, afterPosition: number, signal?: AbortSignal): Promise<AsyncIterable<ChatEvent> | undefined> {
