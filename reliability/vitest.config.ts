@@ -5,15 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, mergeConfig } from 'vitest/config';
 import root from '../vitest.config';
 
-export default mergeConfig(
+const config = mergeConfig(
   root,
   defineConfig({
     root: fileURLToPath(new URL('..', import.meta.url)),
     test: {
-      include: ['reliability/test/**/*.test.ts'],
       testTimeout: 120_000,
       hookTimeout: 180_000,
     },
   }),
   false,
 );
+// mergeConfig concatenates arrays: set the include list itself, or this would run every test.
+config.test = { ...config.test, include: ['reliability/test/**/*.test.ts'] };
+
+export default config;
