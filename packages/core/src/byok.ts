@@ -1,4 +1,3 @@
-import { initTelemetry } from './util/telemetry';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
@@ -7,7 +6,6 @@ import { AuditService, type AuditCheckpointOptions } from './audit/audit-service
 import type { AuditActionRegistry } from './audit/audit-actions';
 import { ByokError } from './errors';
 import { createHttpSurface, type Authenticate, type HttpSurface } from './http/http-handler';
-import { defineOperation } from './http/operation';
 import { openApiOperations } from './http/openapi-operations';
 import type { ByokRequest } from './http/types';
 import { createStore } from './store/create-store';
@@ -15,9 +13,9 @@ import type { Store } from './store/store';
 import { systemClock, type Clock } from './util/clock';
 import { ByokEventBus } from './util/events';
 import { safeLogger, type Logger } from './util/logger';
+import { initTelemetry } from './util/telemetry';
 import { usersOperations } from './users/users-operations';
 import { UsersService, type UsersOptions } from './users/users-service';
-import { z } from 'zod';
 import type { KmsDriver } from './kms/kms-driver';
 import { localKms } from './kms/local-kms';
 import { lazyKms } from './kms/lazy-kms';
@@ -214,13 +212,15 @@ export async function createByok(options: ByokOptions = {}): Promise<Byok> {
     });
     // Under memory.sealContent the services that read and write chat content see it opened;
     // the database holds it sealed.
+    const sealContent = (options.memory as { sealContent?: unknown } | null | undefined)?.sealContent;
+    if ((options.memory !== undefined && (typeof options.memory !== 'object' || options.memory === null)) || (sealContent !== undefined && typeof sealContent !== 'boolean')) {
+      throw new ByokError('config_invalid', 'memory.sealContent must be true or false');
+    }
     let contentStore: Store = store;
-    if (options.memory?.sealContent === true) {
+    if (sealContent === true) {
       const content = new ChatContentSealer(sealer);
       contentStore = sealedContentStore(store, content);
       events.on('user.deleted', ({ userId }) => content.evict(userId));
-    } else if (options.memory !== undefined && (typeof options.memory !== 'object' || options.memory === null || (options.memory.sealContent !== undefined && options.memory.sealContent !== false))) {
-      throw new ByokError('config_invalid', 'memory.sealContent must be true or false');
     }
     if (options.chat?.onUsage !== undefined && typeof options.chat.onUsage !== 'function') throw new ByokError('config_invalid', 'chat.onUsage must be a function');
     const users = new UsersService({ store: contentStore, audit, events, clock, sealer, options: { ...options.users, ...options.hooks } });

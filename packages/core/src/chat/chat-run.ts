@@ -1,4 +1,3 @@
-import { recordTokenUsage, startSpan } from '../util/telemetry';
 import { ByokError, isByokError, toByokError } from '../errors';
 import type { FinishReason, LlmMessage, LlmProvider, StreamEvent, ToolDefinition } from '../llm/llm-provider';
 import { partsText, type MessagePart, type ToolCallPart, type ToolResultPart } from '../llm/message-parts';
@@ -14,6 +13,7 @@ import { runToolCall, type ChatTool } from './chat-tools';
 import { estimateTokens } from './context-window';
 import { endChunks, ReplyChunkWriter, turnChunk } from './reply-chunks';
 import { cancelledResult, openToolCalls, replyToLlmMessages } from './reply-parts';
+import { recordTokenUsage, startSpan } from '../util/telemetry';
 
 /** Why a run ended before the model finished. */
 export type RunStopReason = 'cancelled' | 'aborted';
@@ -302,7 +302,7 @@ export class ChatRun {
     clearTimeout(this.#saveTimer);
     clearInterval(this.#renewTimer);
     this.#unlistenStop();
-    const status: ChatMessageRow['status'] = input.failure ? 'error' : this.#stopReason ? 'incomplete' : 'complete';
+    const status: ChatUsageReport['status'] = input.failure ? 'error' : this.#stopReason ? 'incomplete' : 'complete';
     const errorCode = input.failure?.code ?? this.#stopReason;
     // What the reply has, every call paired: an open call (stopped or failed mid-tool) gets
     // a cancelled result, on the row and on the stream.
@@ -359,11 +359,11 @@ export class ChatRun {
   }
 
   /** Tells the metrics (and the host's hook) what the reply used. */
-  #report(status: ChatMessageRow['status'], input: { counts: ChatUsageCounts; usage: ReplyUsage }): void {
+  #report(status: ChatUsageReport['status'], input: { counts: ChatUsageCounts; usage: ReplyUsage }): void {
     const { provider, onUsage, logger } = this.#deps;
     const { userId, sessionId, reply } = this.#turn;
     recordTokenUsage({ provider: provider.id, model: input.usage.model }, input.counts);
-    if (!onUsage || status === 'streaming') return;
+    if (!onUsage) return;
     try {
       onUsage({ userId, sessionId, messageId: reply.id, provider: provider.id, model: input.usage.model, status, ...input.counts });
     } catch (err) {

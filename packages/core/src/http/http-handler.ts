@@ -1,4 +1,3 @@
-import { telemetryActive, withSpan } from '../util/telemetry';
 import { z } from 'zod';
 import { ByokError, isByokError } from '../errors';
 import type { Logger } from '../util/logger';
@@ -8,6 +7,7 @@ import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth';
 import type { Operation } from './operation';
 import { RouteTable } from './route-table';
 import type { AuthContext, ByokRequest, ByokResponse, RequestMeta } from './types';
+import { telemetryActive, withSpan } from '../util/telemetry';
 
 /** Marker an adapter puts in `body` when the request's JSON did not parse. */
 export const INVALID_JSON = Symbol.for('byok.invalid_json');

@@ -1,4 +1,3 @@
-import { withSpan } from '../util/telemetry';
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { ByokError } from '../errors';
 import { KMS_DRIVER_ID_PATTERN, type KmsContext, type KmsDriver, type KmsKeyRef } from '../kms/kms-driver';
@@ -18,6 +17,7 @@ import {
   type ParsedEnvelope,
 } from './envelope-format';
 import { encodeSealContext, sealContextFields, type OAuthTokenKind, type SealContext } from './seal-context';
+import { withSpan } from '../util/telemetry';
 
 /** Options of {@link createSealer}. */
 export interface SealerOptions {

@@ -1,4 +1,3 @@
-import { withSpan } from '../../util/telemetry';
 import { KyselyProviderKeysRepository, KyselySealedRecordsRepository } from './provider-keys-repository';
 import type { ProviderKeysRepository, SealedRecordsRepository } from '../provider-keys-repository';
 import type { AuthSessionsRepository, OAuthTokensRepository, SigningKeysRepository } from '../auth-repositories';
@@ -30,6 +29,7 @@ import { isRetryableDatabaseError, mapDatabaseError, retryDelay } from './databa
 import { KyselyPreferencesRepository } from './preferences-repository';
 import { tableNames, type TableNames } from './tables';
 import { KyselyUsersRepository } from './users-repository';
+import { withSpan } from '../../util/telemetry';
 
 /** What every KyselyStore bound to one database (root or transaction) shares. */
 export interface KyselyStoreShared {
