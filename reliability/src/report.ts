@@ -71,6 +71,16 @@ const RENDERERS: Record<string, (p: PartResult) => string[]> = {
   ],
 };
 
+const DATABASE_TITLES: Readonly<Record<string, string>> = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' };
+
+/** The renderer a part's figures go to: its own name, or the name before its database. */
+function rendererOf(part: string): string | undefined {
+  if (part.endsWith('leak-scan')) return undefined;
+  if (Object.hasOwn(RENDERERS, part)) return part;
+  const base = part.slice(0, part.lastIndexOf('-'));
+  return Object.hasOwn(RENDERERS, base) && Object.hasOwn(DATABASE_TITLES, part.slice(base.length + 1)) ? base : undefined;
+}
+
 function leakScan(p: PartResult): string[] {
   const f = p.figures as ScanResult['figures'];
   return [`${p.part}: secrets ${Object.entries(f.secrets).map(([k, v]) => `${k} ${v}`).join(', ')}; scanned ${f.tables} tables (${f.rows} rows), ${f.logLines} log lines, ${f.responses} responses, ${f.auditEvents} audit events.`];
@@ -86,20 +96,26 @@ export function renderReport(input: ReportInput): string {
     `**Result: ${input.exitCode === 0 ? 'every part passed' : `${failed.length} test(s) failed`}.**`,
     '',
   ];
-  const byName = new Map(input.parts.map((p) => [p.part, p]));
   const sections: Array<[string, string]> = [
     ['fuzz', 'Fuzzing (issue 11, point 1)'],
     ['isolation', 'Isolation property test (point 2)'],
     ['supply-chain', 'Supply chain (point 8)'],
   ];
   for (const [part, title] of sections) {
-    const p = byName.get(part);
-    lines.push(`## ${title}`, '', ...(p ? RENDERERS[part]!(p) : ['No figures: the part did not finish (see the failures below).']), '');
+    // A part runs once per database (`fuzz-postgres`, `fuzz-mysql`) or once (`supply-chain`).
+    const runs = input.parts.filter((p) => rendererOf(p.part) === part);
+    lines.push(`## ${title}`, '');
+    if (runs.length === 0) lines.push('No figures: the part did not finish (see the failures below).', '');
+    for (const p of runs) {
+      const database = p.part.slice(part.length + 1);
+      if (database) lines.push(`### ${DATABASE_TITLES[database] ?? database}`, '');
+      lines.push(...RENDERERS[part]!(p), '');
+    }
   }
   const scans = input.parts.filter((p) => p.part.endsWith('leak-scan'));
   lines.push('## Secret-leak scan (point 7)', '', 'Canary provider keys, refresh tokens, OAuth codes, signing keys (private members), the KMS master key and the cookie secret, searched as given and base64/base64url/hex/URL-encoded in every table, the SQLite file bytes (when SQLite), the logs, every response (Set-Cookie aside) and each user\'s audit trail.', '');
   lines.push(...(scans.length ? scans.flatMap(leakScan).map((l) => `- ${l}`) : ['No figures.']), '');
-  const others = input.parts.filter((p) => !RENDERERS[p.part] && !p.part.endsWith('leak-scan'));
+  const others = input.parts.filter((p) => !rendererOf(p.part) && !p.part.endsWith('leak-scan'));
   for (const p of others) lines.push(`## ${p.part}`, '', '```json', JSON.stringify(p.figures, null, 2).slice(0, 4000), '```', '');
   lines.push('## Tests', '', '| file | test | result |', '|---|---|---|');
   for (const f of input.files) for (const t of f.tests) lines.push(`| ${f.file} | ${t.title.replace(/\|/g, '\\|')} | ${t.status} |`);

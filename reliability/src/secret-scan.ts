@@ -57,7 +57,7 @@ export async function dumpDatabase(world: World): Promise<{ haystacks: Haystack[
     }
     return typeof value === 'string' ? value : JSON.stringify(value);
   };
-  const config = world.db.config as { sqlite?: string; postgres?: string };
+  const config = world.db.config as { sqlite?: string; postgres?: string; mysql?: string };
   if (config.sqlite) {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(config.sqlite, { readonly: true, fileMustExist: true });
@@ -93,7 +93,22 @@ export async function dumpDatabase(world: World): Promise<{ haystacks: Haystack[
       await client.end();
     }
   }
-  throw new Error('the leak scan knows SQLite and PostgreSQL databases');
+  if (config.mysql) {
+    const mysql = await import('mysql2/promise');
+    const connection = await mysql.createConnection(config.mysql);
+    try {
+      const [tables] = (await connection.query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()')) as unknown as [Array<{ name: string }>];
+      for (const { name } of tables) {
+        const [all] = (await connection.query(`SELECT * FROM \`${name.replace(/`/g, '``')}\``)) as unknown as [Array<Record<string, unknown>>];
+        rows += all.length;
+        haystacks.push({ where: `database table ${name}`, text: all.map((r) => Object.values(r).map(cell).join('\t')).join('\n') });
+      }
+      return { haystacks, rows, tables: tables.length };
+    } finally {
+      await connection.end();
+    }
+  }
+  throw new Error('the leak scan knows SQLite, PostgreSQL and MariaDB databases');
 }
 
 export interface ScanResult {

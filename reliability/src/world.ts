@@ -21,6 +21,7 @@ import { byokRouter } from '@byok/express';
 import { ByokModule } from '@byok/nest';
 import { createByokContext, createByokRouter } from '@byok/trpc';
 import { gemini } from '@byok/gemini';
+import type { RunDatabase } from './run-mode';
 import { createTestDatabase, startDevIssuer, startGeminiStandIn, driveLogin, CookieJar, type DevIssuer, type LlmStandIn, type TestDatabase } from '@byok/testing';
 
 export type AdapterName = 'express' | 'nest' | 'trpc' | 'fetch';
@@ -64,7 +65,7 @@ export interface Secrets {
 }
 
 export interface World {
-  kind: 'sqlite' | 'postgres';
+  kind: RunDatabase;
   byok: Byok<AuthService>;
   db: TestDatabase;
   gemini: LlmStandIn;
@@ -84,7 +85,7 @@ export interface World {
 }
 
 export interface WorldOptions {
-  database: 'sqlite' | 'postgres';
+  database: RunDatabase;
   logins: string[];
 }
 

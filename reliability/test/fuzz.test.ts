@@ -2,26 +2,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAnswer, formatFailure, fuzzOperations, runFuzz, type FuzzReport } from '../src/fuzz';
 import { send } from '../src/http-client';
 import { runSeed } from '../src/prng';
-import { FULL, runDatabase, writeFigures } from '../src/run-mode';
+import { FULL, runDatabases, writeFigures } from '../src/run-mode';
 import { scanForSecrets } from '../src/secret-scan';
 import { ADAPTERS, startWorld, type World } from '../src/world';
 
 const PER_ADAPTER = Number(process.env.BYOK_RELIABILITY_FUZZ ?? (FULL ? 10_000 : 200));
 const seed = runSeed(FULL ? undefined : 20261202);
 
-describe(`fuzzing every operation through every adapter (seed ${seed}, ${PER_ADAPTER} requests per adapter)`, () => {
+describe.each(runDatabases())(`fuzzing every operation through every adapter on %s (seed ${seed}, ${PER_ADAPTER} requests per adapter)`, (database) => {
   let world: World;
   let report: FuzzReport;
 
   beforeAll(async () => {
-    world = await startWorld({ database: runDatabase(), logins: ['vera', 'victor'] });
+    world = await startWorld({ database, logins: ['vera', 'victor'] });
   });
   afterAll(async () => world?.close());
 
   it('answers every hostile request with a typed 4xx or a success: no 5xx, no crash, no hang, nobody else changed', async () => {
-    console.log(`fuzz seed ${seed} (reproduce with BYOK_RELIABILITY_SEED=${seed})`);
+    console.log(`fuzz on ${database}: seed ${seed} (reproduce with BYOK_RELIABILITY_SEED=${seed})`);
     report = await runFuzz(world, { seed, requestsPerAdapter: PER_ADAPTER, concurrency: FULL ? 4 : 2, checkEvery: FULL ? 500 : 125 });
-    writeFigures('fuzz', report);
+    writeFigures(`fuzz-${database}`, report);
     for (const f of report.perAdapter) console.log(`${f.adapter}: ${f.requests} requests in ${(f.durationMs / 1000).toFixed(1)} s, slowest ${f.maxMs.toFixed(0)} ms, statuses ${JSON.stringify(f.byStatus)}`);
     const shown = report.failures.slice(0, 15).map(formatFailure).join('\n\n');
     expect(report.failures, `seed ${seed}: ${report.failures.length} failures\n${shown}`).toEqual([]);
@@ -65,7 +65,7 @@ describe(`fuzzing every operation through every adapter (seed ${seed}, ${PER_ADA
 
   it('leaves no secret in the database, the logs, the responses or the audit trail afterwards', async () => {
     const found = await scanForSecrets(world);
-    writeFigures('fuzz-leak-scan', found.figures);
+    writeFigures(`fuzz-${database}-leak-scan`, found.figures);
     expect(found.leaks, found.leaks.join('\n')).toEqual([]);
   });
 });

@@ -116,12 +116,20 @@ export async function startScenarioServer(config: ServerConfig, extra: { kms?: K
   });
   const started = Date.now();
   const e = express();
-  e.get('/__rel/stats', (_req, res) => {
+  e.get('/__rel/stats', (req, res) => {
+    // ?gc=1 collects garbage first (when the process runs with --expose-gc), so heapUsed is the live heap.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const collected = req.query.gc === '1' && typeof gc === 'function';
+    if (collected) gc();
     const m = process.memoryUsage();
     res.json({
       uptimeMs: Date.now() - started,
+      collected,
       rss: m.rss,
       heapUsed: m.heapUsed,
+      heapTotal: m.heapTotal,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
       eventLoopDelayMs: { p50: histogram.percentile(50) / 1e6, p99: histogram.percentile(99) / 1e6, max: histogram.max / 1e6, mean: histogram.mean / 1e6 },
     });
   });

@@ -336,14 +336,17 @@ export interface ServerProcess {
   base: string;
   port: number;
   output(): string;
-  stats(): Promise<{ rss: number; heapUsed: number; uptimeMs: number; eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number } }>;
+  /** The server's own figures; `gc` collects garbage first (the server runs with --expose-gc), so heapUsed is the live heap. */
+  stats(options?: { gc?: boolean }): Promise<{ rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; uptimeMs: number; collected: boolean; eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number } }>;
   resetStats(): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<NodeJS.Signals | number | null>;
 }
 
 /** Runs a scenario server in a child process (tsx, sources through the tsconfig paths). */
 export async function spawnServer(config: ServerConfig): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', `${here}server-child.ts`], {
+  // BYOK_RELIABILITY_SERVER_NODE_ARGS: extra Node flags for the server (say, --cpu-prof to profile it under load).
+  const nodeArgs = process.env.BYOK_RELIABILITY_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', `${here}server-child.ts`], {
     env: { ...process.env, TSX_TSCONFIG_PATH: tsconfig, BYOK_REL_SERVER: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -361,7 +364,7 @@ export async function spawnServer(config: ServerConfig): Promise<ServerProcess> 
     base: `${root}/api`,
     port,
     output: () => out,
-    stats: async () => (await (await fetch(`${root}/__rel/stats`)).json()) as Awaited<ReturnType<ServerProcess['stats']>>,
+    stats: async (options = {}) => (await (await fetch(`${root}/__rel/stats${options.gc ? '?gc=1' : ''}`)).json()) as Awaited<ReturnType<ServerProcess['stats']>>,
     resetStats: async () => void (await fetch(`${root}/__rel/stats/reset`, { method: 'POST' })),
     async kill(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
