@@ -97,6 +97,14 @@ export class KyselyChatSessionsRepository implements ChatSessionsRepository {
     if (patch.provider !== undefined) set.provider = patch.provider;
     if (patch.model !== undefined) set.model = patch.model;
     if (patch.systemPrompt !== undefined) set.system_prompt = patch.systemPrompt;
+    if (this.#store.sqlDialect !== 'mysql') {
+      // One statement where the database can return the row it updated.
+      const { db, tables } = this.#store;
+      return this.#store.guard(async () => {
+        const row = await db.updateTable(tables.chatSessions).set(set).where('id', '=', sessionId).where('user_id', '=', userId).returningAll().executeTakeFirst();
+        return row ? toChatSessionRow(row) : undefined;
+      });
+    }
     return this.#store.transaction(async (tx) => {
       const { db, tables } = tx as KyselyStore;
       const result = await db.updateTable(tables.chatSessions).set(set).where('id', '=', sessionId).where('user_id', '=', userId).executeTakeFirst();
