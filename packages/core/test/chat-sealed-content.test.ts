@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localKms } from '@byok/core';
 import { createSealer } from '../src/vault/sealer';
 import { selectTestBackends } from '@byok/testing';
-import { ChatContentSealer, isSealedContent } from '../src/chat/sealed-content';
+import { ChatContentSealer, isKeyedInputHash, isSealedContent } from '../src/chat/sealed-content';
+import { turnInputHash } from '../src/chat/turn-input';
 import { codeOf, collect, MASTER, startChatHarness, streamedText, type ChatHarness } from './chat-harness';
 
 const CANARY = 'canary-sealed-7d1f';
@@ -56,6 +57,41 @@ describe.each(selectTestBackends(['memory', 'sqlite', 'postgres', 'mysql'] as co
     await byok.chat.renameSession(alice, s.id, { title: `renamed ${CANARY}` });
     expect((await byok.store.chatSessions.get(alice, s.id))!.title).not.toContain(CANARY);
     expect((await byok.chat.getSession(alice, s.id)).title).toBe(`renamed ${CANARY}`);
+  });
+
+  it('keys the stored idempotency hash: no SHA-256 of the input at rest, and retries still replay or conflict as they should', async () => {
+    const { byok, alice, bob } = h;
+    const s = await byok.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    const text = 'yes';
+    const first = await collect(byok.chat.send(alice, s.id, { text }, { clientMessageId: 'sealed-retry-1' }));
+    const plain = turnInputHash({ kind: 'send' }, [{ type: 'text', text }]);
+    const [userRow] = await byok.store.chatMaintenance.sessionMessages(alice, s.id, { afterSeq: 0, limit: 10 });
+    expect(isKeyedInputHash(userRow!.inputHash)).toBe(true);
+    expect(JSON.stringify(userRow)).not.toContain(plain);
+    // The same short input in another user's session hashes to something else.
+    const t = await byok.chat.createSession(bob, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    await collect(byok.chat.send(bob, t.id, { text }, { clientMessageId: 'sealed-retry-1' }));
+    const [bobRow] = await byok.store.chatMaintenance.sessionMessages(bob, t.id, { afterSeq: 0, limit: 10 });
+    expect(isKeyedInputHash(bobRow!.inputHash)).toBe(true);
+    expect(bobRow!.inputHash).not.toBe(userRow!.inputHash);
+
+    const again = await collect(byok.chat.send(alice, s.id, { text }, { clientMessageId: 'sealed-retry-1' }));
+    expect(streamedText(again)).toBe(streamedText(first));
+    expect((await byok.chat.listMessages(alice, s.id)).items).toHaveLength(2);
+    expect(await codeOf(collect(byok.chat.send(alice, s.id, { text: 'no' }, { clientMessageId: 'sealed-retry-1' })))).toBe('idempotency_conflict');
+  });
+
+  // A second instance on the same database (memory has none to share).
+  if (kind !== 'memory') it('replays a turn stored before sealing was switched on (its hash is the plain one)', async () => {
+    const { alice } = h;
+    const before = await h.another({ memory: { sealContent: false } });
+    const s = await before.chat.createSession(alice, { provider: 'gemini', model: 'gemini-2.5-flash' });
+    const first = await collect(before.chat.send(alice, s.id, { text: 'from before' }, { clientMessageId: 'pre-sealing-1' }));
+    const [row] = await before.store.chatMaintenance.sessionMessages(alice, s.id, { afterSeq: 0, limit: 10 });
+    expect(isKeyedInputHash(row!.inputHash)).toBe(false);
+    const again = await collect(h.byok.chat.send(alice, s.id, { text: 'from before' }, { clientMessageId: 'pre-sealing-1' }));
+    expect(streamedText(again)).toBe(streamedText(first));
+    expect(await codeOf(collect(h.byok.chat.send(alice, s.id, { text: 'changed' }, { clientMessageId: 'pre-sealing-1' })))).toBe('idempotency_conflict');
   });
 
   it("binds each value to its user, row and field: another row's sealed text does not open", async () => {

@@ -46,6 +46,7 @@ import { ChatRetention, type ChatPurgeReport, type ChatRetentionOptions, type Pu
 import { SessionTitles, type ChatTitlesOption } from './session-titles';
 import { appendedPartsChunks, endChunks, storedReplyChunks } from './reply-chunks';
 import { parseRunEventId, withReplyOffsets } from './run-event-id';
+import { inputHashKeyer } from './sealed-content';
 import { turnInputHash, turnParts, type TurnKind } from './turn-input';
 
 /** How chat turns run (`createByok({ chat })`). */
@@ -578,9 +579,13 @@ export class ChatService {
       if (target.role !== wanted) throw new ByokError('validation_failed', kind.kind === 'edit' ? 'Only a user message can be edited' : 'Only an assistant reply can be regenerated');
       if (kind.kind === 'regenerate' && target.parentId === null) throw new ByokError('validation_failed', 'This reply answers no message');
     }
-    const inputHash = turnInputHash(kind, parts);
+    // Under sealed content the stored hash is keyed; a row from before sealing keeps the plain one.
+    const plainHash = turnInputHash(kind, parts);
+    const keyer = inputHashKeyer(this.#store);
+    const inputHash = keyer ? await keyer(userId, sessionId, plainHash) : plainHash;
+    const sameInput = (row: ChatMessageRow) => row.inputHash === inputHash || row.inputHash === plainHash;
     const known = await this.#store.chatMessages.findByClientMessageId(userId, sessionId, clientMessageId);
-    if (known) return { events: await this.#existing(userId, sessionId, known, inputHash, options.signal), run: null };
+    if (known) return { events: await this.#existing(userId, sessionId, known, sameInput, options.signal), run: null };
     if (this.#refuseUnverified) {
       const status = await this.#vault.getStatus(userId, provider.id);
       if (status.status === 'unverified') throw new ByokError('key_unverified', `The ${provider.id} key is not verified and unverified keys are refused; test it again`);
@@ -602,7 +607,7 @@ export class ChatService {
       } catch (error) {
         if (error instanceof ExistingTurn) {
           await slot.release();
-          started({ events: await this.#existing(userId, sessionId, error.row, inputHash, options.signal), run: null });
+          started({ events: await this.#existing(userId, sessionId, error.row, sameInput, options.signal), run: null });
           return;
         }
         throw error;
@@ -735,8 +740,8 @@ export class ChatService {
   }
 
   /** A turn seen before (same idempotency key): its stored reply, or its live run. */
-  async #existing(userId: string, sessionId: string, row: ChatMessageRow, inputHash: string, signal: AbortSignal | undefined): Promise<AsyncIterable<ChatEvent>> {
-    if (row.inputHash !== inputHash) throw new ByokError('idempotency_conflict', 'This clientMessageId was already used for a different message');
+  async #existing(userId: string, sessionId: string, row: ChatMessageRow, sameInput: (row: ChatMessageRow) => boolean, signal: AbortSignal | undefined): Promise<AsyncIterable<ChatEvent>> {
+    if (!sameInput(row)) throw new ByokError('idempotency_conflict', 'This clientMessageId was already used for a different message');
     const reply = row.role === 'assistant' ? row : (await this.#store.chatMessages.children(userId, sessionId, row.id)).find((m) => m.role === 'assistant');
     if (!reply || reply.runId === null) throw notFound();
     if (reply.status === 'streaming') {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ByokError } from '../errors';
 import type { ChatMessageRow, ChatMessagesRepository, ChatRunPatch, ChatSessionPatch, ChatSessionRow, ChatSessionsRepository } from '../store/chat-repositories';
@@ -18,12 +18,30 @@ const KEY_CACHE = 10_000;
 
 type Field = 'text' | 'parts' | 'title';
 
+/** A keyed input hash is this marker, then base64url of the HMAC (46 characters, inside input_hash's 64). */
+const KEYED_HASH_MARK = 'k1.';
+
+/**
+ * Where a sealed-content store keeps its input-hash keyer: the chat service asks the store
+ * it was given for it, so a turn's idempotency hash is keyed exactly when content is sealed.
+ */
+const INPUT_HASH_KEYER: unique symbol = Symbol('byok.chat.inputHashKeyer');
+
+/** Keys a turn's SHA-256 input hash for storage (see {@link ChatContentSealer.keyedInputHash}). */
+export type InputHashKeyer = (userId: string, sessionId: string, hash: string) => Promise<string>;
+
+/** The keyer of a sealed-content store; undefined for any other store (hashes stay SHA-256). */
+export function inputHashKeyer(store: Store): InputHashKeyer | undefined {
+  return (store as unknown as { [INPUT_HASH_KEYER]?: InputHashKeyer })[INPUT_HASH_KEYER];
+}
+
 /** The host option `memory`. */
 export interface MemoryOptions {
   /**
    * Store chat message text and parts, and session titles, sealed under a per-user data
-   * key that the vault seals (purpose `chat_content`, rewrapped by `byok kms rewrap`).
-   * Deleting the user (`deleteUserData`) deletes that key, which leaves every copy of
+   * key that the vault seals (purpose `chat_content`, rewrapped by `byok kms rewrap`);
+   * each turn's idempotency hash is then keyed with that key too (HMAC, so a stored hash
+   * cannot confirm a guessed message). Deleting the user (`deleteUserData`) deletes that key, which leaves every copy of
    * their content unreadable. Default false.
    */
   sealContent?: boolean;
@@ -78,6 +96,17 @@ export class ChatContentSealer {
     return MARK + Buffer.concat([nonce, cipher.getAuthTag(), body]).toString('base64url');
   }
 
+  /**
+   * A turn's input hash as a sealed store keeps it: HMAC-SHA-256 under a subkey of the
+   * user's data key (HKDF, its own label), over user ‖ session ‖ hash. The plain SHA-256 of
+   * a short message could be confirmed by hashing guesses; this one cannot without the key,
+   * and it dies with the key when the user is deleted.
+   */
+  keyedInputHash(key: Buffer, userId: string, sessionId: string, hash: string): string {
+    const subkey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'byok-chat-input-hash', 32));
+    return KEYED_HASH_MARK + createHmac('sha256', subkey).update(`${userId}\u0000${sessionId}\u0000${hash}`).digest('base64url');
+  }
+
   /** Opens a sealed field; plain text (stored before sealing was on) passes through. */
   open(key: Buffer, userId: string, rowId: string, field: Field, stored: string): string {
     if (!stored.startsWith(MARK)) return stored;
@@ -92,6 +121,11 @@ export class ChatContentSealer {
       throw unreadable();
     }
   }
+}
+
+/** Whether a stored input hash is keyed (tests and tooling). */
+export function isKeyedInputHash(stored: string | null): boolean {
+  return stored !== null && stored.startsWith(KEYED_HASH_MARK);
 }
 
 /** Whether a stored field is sealed (tests and tooling). */
@@ -118,6 +152,7 @@ function unreadable(): ByokError {
  */
 export function sealedContentStore(store: Store, content: ChatContentSealer, inTransaction = false): Store {
   const keyOf = (userId: string) => content.key(store, userId, inTransaction);
+  const keyInputHash: InputHashKeyer = async (userId, sessionId, hash) => content.keyedInputHash(await keyOf(userId), userId, sessionId, hash);
   const openMessage = async (row: ChatMessageRow | undefined): Promise<ChatMessageRow | undefined> => {
     if (!row || (!isSealedContent(row.text) && !isSealedContent(row.parts))) return row;
     const key = await keyOf(row.userId);
@@ -203,6 +238,7 @@ export function sealedContentStore(store: Store, content: ChatContentSealer, inT
       if (prop === 'chatMessages') return chatMessages;
       if (prop === 'chatSessions') return chatSessions;
       if (prop === 'chatMaintenance') return chatMaintenance;
+      if (prop === INPUT_HASH_KEYER) return keyInputHash;
       if (prop === 'transaction') {
         return <T>(fn: (tx: Store) => Promise<T>, options?: { retries?: number }) =>
           target.transaction((tx) => fn(tx === target ? receiver : sealedContentStore(tx, content, true)), options);
