@@ -142,18 +142,29 @@ export class KyselyChatMessagesRepository implements ChatMessagesRepository {
       } catch (error) {
         return refuse(error);
       }
-      if (row.parentId !== null && !(await this.#isMessageOf(userId, sessionId, row.parentId))) {
-        return refuse(new ByokError('not_found', 'The parent message is not in this chat session'));
-      }
+      const parentId = row.parentId;
+      const noParent = () => new ByokError('not_found', 'The parent message is not in this chat session');
+      if (parentId === row.id) return refuse(noParent());
       if (!(await this.#insertUnlessTaken(row))) {
         return refuse(new ByokError('conflict', 'A message with this id or client message id already exists in the session'));
       }
-      await db
+      // One statement moves the session and checks the parent (a message of this very
+      // session and user); without one, the row just inserted goes again before the refusal.
+      let touch = db
         .updateTable(tables.chatSessions)
         .set(options.activate ? { updated_at: row.createdAt, active_leaf_id: row.id } : { updated_at: row.createdAt })
         .where('id', '=', sessionId)
-        .where('user_id', '=', userId)
-        .execute();
+        .where('user_id', '=', userId);
+      if (parentId !== null) {
+        touch = touch.where((eb) =>
+          eb.exists(eb.selectFrom(tables.chatMessages).select('id').where('id', '=', parentId).where('session_id', '=', sessionId).where('user_id', '=', userId)),
+        );
+      }
+      const touched = await touch.executeTakeFirst();
+      if (Number(touched.numUpdatedRows) === 0) {
+        await db.deleteFrom(tables.chatMessages).where('id', '=', row.id).where('user_id', '=', userId).execute();
+        return refuse(noParent());
+      }
       return row;
     });
   }
@@ -175,18 +186,6 @@ export class KyselyChatMessagesRepository implements ChatMessagesRepository {
     // Our own write: visible to this transaction's read under REPEATABLE READ.
     const row = await db.selectFrom(tables.chatSessions).select('last_seq').where('id', '=', sessionId).executeTakeFirstOrThrow();
     return num(row.last_seq);
-  }
-
-  async #isMessageOf(userId: string, sessionId: string, messageId: string): Promise<boolean> {
-    const { db, tables } = this.#store;
-    const row = await db
-      .selectFrom(tables.chatMessages)
-      .select('id')
-      .where('id', '=', messageId)
-      .where('session_id', '=', sessionId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return row !== undefined;
   }
 
   /**
