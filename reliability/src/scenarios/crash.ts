@@ -150,6 +150,7 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
     let resumedOk = 0;
     let resumedBad = 0;
     let unsaved = 0;
+    let finishedBeforeKillUnseen = 0;
     await pool(sends, 16, async (s) => {
       const messages = await listMessages(b2, s.user, s.sessionId);
       if (!gapless(messages)) {
@@ -180,11 +181,15 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
         if (s.read!.done) {
           if (reply.status !== 'complete' || reply.text !== s.read!.text) failures.push(`session ${s.sessionId}: a reply the client saw finish is stored ${reply.status} with other text`);
         } else {
-          if (reply.status !== 'incomplete' || reply.errorCode !== 'lease_expired') failures.push(`session ${s.sessionId}: an interrupted reply is ${reply.status} (${reply.errorCode}), not incomplete/lease_expired`);
+          // The kill can fall between the reply's final save and its last chunks reaching the
+          // client: then the reply is rightly complete, and the resume delivers its end.
+          const finishedUnseen = reply.status === 'complete';
+          if (finishedUnseen) finishedBeforeKillUnseen++;
+          else if (reply.status !== 'incomplete' || reply.errorCode !== 'lease_expired') failures.push(`session ${s.sessionId}: an interrupted reply is ${reply.status} (${reply.errorCode}), not incomplete/lease_expired`);
           // The client resumes with the last id it saw: it gets the stored rest, and the stream ends.
           const resumed = await resumeChat(b2, s.user, s.sessionId, s.read!.lastEventId);
           const seen = s.read!.text;
-          const ended = resumed.status === 200 && resumed.done && resumed.usage?.status === 'incomplete';
+          const ended = resumed.status === 200 && resumed.done && resumed.usage?.status === (finishedUnseen ? 'complete' : 'incomplete');
           // Either the client saw less than was stored (the resume gives the rest), or more
           // (deltas streamed after the last save): then the resume gives nothing more and ends.
           const consistent = reply.text.startsWith(seen) ? seen + resumed.text === reply.text : seen.startsWith(reply.text) && resumed.text === '';
@@ -204,6 +209,7 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
     figures.seqGaps = gaps;
     figures.repliesComplete = complete;
     figures.repliesIncompleteAfterLease = incomplete;
+    figures.repliesSavedCompleteBeforeTheClientSawTheEnd = finishedBeforeKillUnseen;
     figures.resumedWithStoredState = resumedOk;
     figures.resumeMismatches = resumedBad;
     figures.charsStreamedButNotSavedBeforeKill = unsaved;
