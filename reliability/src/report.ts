@@ -114,7 +114,13 @@ export function renderReport(input: ReportInput): string {
   }
   const scans = input.parts.filter((p) => p.part.endsWith('leak-scan'));
   lines.push('## Secret-leak scan (point 7)', '', 'Canary provider keys, refresh tokens, OAuth codes, signing keys (private members), the KMS master key and the cookie secret, searched as given and base64/base64url/hex/URL-encoded in every table, the SQLite file bytes (when SQLite), the logs, every response (Set-Cookie aside) and each user\'s audit trail.', '');
-  lines.push(...(scans.length ? scans.flatMap(leakScan).map((l) => `- ${l}`) : ['No figures.']), '');
+  lines.push(...(scans.length ? scans.flatMap(leakScan).map((l) => `- ${l}`) : ['No figures.']));
+  // The scenarios scan their own database, server logs, Redis and CLI output (figure `leakScan`).
+  for (const p of input.parts) {
+    const scan = (p.figures as { figures?: { leakScan?: unknown } } | null)?.figures?.leakScan;
+    if (typeof scan === 'string') lines.push(`- ${p.part}: ${scan}.`);
+  }
+  lines.push('');
   const others = input.parts.filter((p) => !rendererOf(p.part) && !p.part.endsWith('leak-scan'));
   for (const p of others) lines.push(`## ${p.part}`, '', '```json', JSON.stringify(p.figures, null, 2).slice(0, 4000), '```', '');
   lines.push('## Tests', '', '| file | test | result |', '|---|---|---|');

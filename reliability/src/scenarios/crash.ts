@@ -5,7 +5,7 @@
 // Then `byok kms rewrap` is killed halfway, resumed and finished, every secret still
 // opens, and `byok audit verify` with the server's signed checkpoints passes.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,16 +13,20 @@ import { fileURLToPath } from 'node:url';
 import { createByok, generateAuditCheckpointKeys, localKms } from '@byok/core';
 // The `byok` command line itself (what the bin runs), for the commands that need no process of their own.
 import { runCli } from '../../../packages/core/src/cli/main';
+import type { Haystack } from '../secret-scan';
 import {
   api,
   gapless,
   geminiKey,
+  handedOut,
+  handOutMasterKeys,
   isFull,
   listMessages,
   newSession,
   pool,
   putKey,
   resumeChat,
+  scanScenario,
   sendChat,
   signIn,
   spawnServer,
@@ -63,6 +67,8 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
   const stage = await startStage({ serverCount: 1, chunks: 40, chunkDelayMs: 60 });
   const dir = await mkdtemp(join(tmpdir(), 'byok-rel-crash-'));
   const checkpointKeys = generateAuditCheckpointKeys();
+  // The checkpoint signing key is a secret too: its PEM body and its raw private member.
+  handedOut.signingKeys.push(checkpointKeys.privateKey.replace(/-----[^-]+-----|\s/g, ''), String(createPrivateKey(checkpointKeys.privateKey).export({ format: 'jwk' }).d));
   const checkpointFile = join(dir, 'audit-checkpoints.jsonl');
   const publicKeyFile = join(dir, 'audit-checkpoint.pub');
   await writeFile(publicKeyFile, checkpointKeys.publicKey);
@@ -116,6 +122,7 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
     // Restart on the same database (and, for the rewrap below, with a new primary master
     // key beside the old one); recovery runs at start and every lease.
     const newKeys = `2:${randomBytes(32).toString('base64')},${stage.masterKeys}`;
+    handOutMasterKeys(newKeys);
     const restartAt = Date.now();
     server = await spawnServer(config(newKeys));
     figures.restartMs = Date.now() - restartAt;
@@ -293,6 +300,11 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
     figures.auditVerify = verify.code === 0 ? 'passed' : `failed (${verify.code})`;
     if (verify.code !== 0 || checkpointLines === 0) failures.push(`byok audit verify exited ${verify.code} with ${checkpointLines} checkpoints: ${verify.stdout.slice(-800)} ${verify.stderr.slice(-400)}`);
 
+    // The leak scan (point 7): the database, both server processes' logs, every CLI run's output and the checkpoint file.
+    const scan = await scanScenario(stage, [...cliOutputs, { where: 'the audit checkpoint file', text: await readFile(checkpointFile, 'utf8').catch(() => '') }]);
+    figures.leakScan = scan.summary;
+    failures.push(...scan.leaks);
+
     return { name: 'crash safety (PostgreSQL, SIGKILL)', ok: failures.length === 0, figures, failures };
   } finally {
     await server?.kill('SIGKILL');
@@ -301,11 +313,15 @@ export async function runCrash(options: CrashOptions = {}): Promise<ScenarioResu
   }
 }
 
+/** What every byok CLI run of this scenario printed, for the leak scan. */
+const cliOutputs: Haystack[] = [];
+
 /** Runs the byok command line in this process. */
 async function cliHere(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+  cliOutputs.push({ where: `the output of byok ${args.slice(0, 2).join(' ')}`, text: stdout + stderr });
   return { code, stdout, stderr };
 }
 
@@ -320,7 +336,10 @@ function cli(args: string[], options: { killAfterProgressLines?: number } = {}):
       stderr += d.toString();
       if (options.killAfterProgressLines !== undefined && (stderr.match(/\] \d+\/\d+/g)?.length ?? 0) >= options.killAfterProgressLines) proc.kill('SIGKILL');
     });
-    proc.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    proc.on('exit', (code, signal) => {
+      cliOutputs.push({ where: `the output of byok ${args.slice(0, 2).join(' ')} (child process)`, text: stdout + stderr });
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
 

@@ -10,8 +10,10 @@ import {
   api,
   clearRedisPrefix,
   geminiKey,
+  handedOut,
   listMessages,
   newSession,
+  scanScenario,
   sendChat,
   signIn,
   sleep,
@@ -116,7 +118,9 @@ export async function runFaults(): Promise<ScenarioResult> {
     // Provider faults. A chat user with a Gemini and a Claude key.
     const c = await user('chat-1');
     check((await put(c, 'gemini', geminiKey('chat-1'))).status === 200, 'storing the Gemini key failed');
-    check((await put(c, 'anthropic', `sk-ant-rel-${randomBytes(8).toString('hex')}`)).status === 200, 'storing the Anthropic key failed');
+    const anthropicKey = `sk-ant-rel-${randomBytes(8).toString('hex')}`;
+    handedOut.providerKeys.push(anthropicKey);
+    check((await put(c, 'anthropic', anthropicKey)).status === 200, 'storing the Anthropic key failed');
     const sGemini = await newSession(base, c);
     const sClaude = await newSession(base, c, 'anthropic', 'claude-sonnet-5-5');
     const ok1 = await sendChat(base, c, sGemini, { text: 'before the faults' });
@@ -259,6 +263,10 @@ export async function runFaults(): Promise<ScenarioResult> {
     for (const [id, n] of before) if ((after.get(id) ?? 0) < n) lost++;
     figures.sessionsWithLostMessages = lost;
     check(lost === 0, `${lost} sessions lost messages across the Redis and database faults`);
+    // The leak scan (point 7): the database and every server process's log, errors included.
+    const scan = await scanScenario(stage);
+    figures.leakScan = scan.summary;
+    failures.push(...scan.leaks);
     return { name: 'faults (KMS, providers, Redis, PostgreSQL)', ok: failures.length === 0, figures, failures };
   } finally {
     await server?.kill('SIGKILL');

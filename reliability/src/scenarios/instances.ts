@@ -8,12 +8,14 @@ import { randomBytes } from 'node:crypto';
 import {
   api,
   clearRedisPrefix,
+  dumpRedis,
   geminiKey,
   isFull,
   listMessages,
   newSession,
   putKey,
   resumeChat,
+  scanScenario,
   sendChat,
   signIn,
   sleep,
@@ -36,12 +38,16 @@ export async function runInstances(): Promise<ScenarioResult> {
   const stage = await startStage({ serverCount: 1, chunks: 8, chunkDelayMs: 10 });
   const redis = { host: '127.0.0.1', port: 6379, keyPrefix: `byok-rel:${randomBytes(6).toString('hex')}:` };
   const limits = { login_start: { perIp: 5 }, login_callback: false as const, refresh: false as const, key_test: false as const, key_set: false as const, chat_send: { perUser: 6 }, chatStream: false as const };
+  // byok's log lines of both instances, for the leak scan.
+  const logLines: string[] = [];
+  const line = (obj: object, msg?: string) => void logLines.push(JSON.stringify({ obj, msg }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v)));
+  const logger = { info: line, warn: line, error: line };
   let a: ScenarioServer | null = null;
   let b: ScenarioServer | null = null;
   try {
-    a = await startScenarioServer(stage.config(stage.ports[0]!, { redis, strict: true, trustProxy: 1, rateLimits: limits }));
+    a = await startScenarioServer(stage.config(stage.ports[0]!, { redis, strict: true, trustProxy: 1, rateLimits: limits }), { logger });
     // Both instances sit behind one public address: the sign-in callbacks go to A's.
-    b = await startScenarioServer(stage.config(0, { redis, strict: true, trustProxy: 1, rateLimits: limits, authBase: a.base, migrate: false }));
+    b = await startScenarioServer(stage.config(0, { redis, strict: true, trustProxy: 1, rateLimits: limits, authBase: a.base, migrate: false }), { logger });
     figures.portA = a.port;
     figures.portB = b.port;
     const A = a.base;
@@ -155,6 +161,11 @@ export async function runInstances(): Promise<ScenarioResult> {
     check(other.status === 302, `another client behind the proxy was refused too (${other.status}): the limit is not per IP`);
     log('rate limits');
     if (full) figures.mode = 'full';
+    // The leak scan (point 7): the database, what Redis holds for the two instances, and their logs.
+    const shared = await dumpRedis(redis.keyPrefix);
+    const scan = await scanScenario(stage, [shared, { where: "the instances' log", text: logLines.join('\n') }]);
+    figures.leakScan = `${scan.summary}; ${shared.keys} Redis keys, ${logLines.length} log lines`;
+    failures.push(...scan.leaks);
     return { name: 'several instances (PostgreSQL + Redis)', ok: failures.length === 0, figures, failures };
   } finally {
     await b?.close().catch(() => undefined);

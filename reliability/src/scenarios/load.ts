@@ -18,6 +18,7 @@ import {
   pool,
   putKey,
   resumeChat,
+  scanScenario,
   sendChat,
   signIn,
   sleep,
@@ -261,6 +262,10 @@ export async function runLoad(options: LoadOptions = {}): Promise<ScenarioResult
     figures.userMessagesMissingOrDuplicated = missing;
     figures.repliesNotAsSeen = textMismatch;
     figures.replyStatuses = Object.entries(statuses).map(([k, v]) => `${k}:${v}`).join(' ');
+    // The leak scan (point 7): the database and the server's log.
+    const scan = await scanScenario(stage);
+    figures.leakScan = scan.summary;
+    failures.push(...scan.leaks);
     return { name: `load (${userCount} users, ${durationMs / 1000} s after ${warmupMs / 1000} s of warm-up, PostgreSQL)`, ok: failures.length === 0, figures, failures };
   } finally {
     await server?.kill('SIGTERM');

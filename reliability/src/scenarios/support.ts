@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CookieJar, createTestDatabase, driveLogin, startDevIssuer, startGeminiStandIn, type DevIssuer, type LlmStandIn, type TestDatabase } from '@byok/testing';
+import { dumpDatabase, findSecrets, type Haystack } from '../secret-scan';
+import type { Secrets, World } from '../world';
 import type { ServerConfig } from './server-app';
 
 export { APP_ORIGIN } from './server-app';
@@ -16,6 +18,64 @@ export interface ScenarioResult {
   ok: boolean;
   figures: Record<string, number | string>;
   failures: string[];
+}
+
+/**
+ * Every secret this scenario handed to byok or got from it (provider keys, refresh tokens,
+ * OAuth codes, master keys, the cookie secret, signing keys it made), for {@link scanScenario}.
+ * A scenario runs in its own test process; {@link startStage} starts the list afresh.
+ */
+export const handedOut: Secrets = { providerKeys: [], refreshTokens: [], oauthCodes: [], signingKeys: [], masterSecrets: [] };
+/** Every server process this scenario spawned, for the scan of their logs. */
+const spawned: ServerProcess[] = [];
+
+/** Remembers a master key list (`2:<base64>,1:<base64>`) as secrets. */
+export function handOutMasterKeys(masterKeys: string): void {
+  for (const entry of masterKeys.split(',')) {
+    const secret = entry.slice(entry.indexOf(':') + 1);
+    if (!handedOut.masterSecrets.includes(secret)) handedOut.masterSecrets.push(secret);
+  }
+}
+
+/**
+ * The leak scan after a scenario: no secret it handed out may appear in the stage's
+ * database (every table) or in what its server processes wrote (byok's log on stderr),
+ * nor in `extra` (a CLI's output, say). Token signing keys made inside a server process
+ * are checked by the fuzz and isolation scans, where byok runs in the test's own process.
+ */
+export async function scanScenario(stage: Stage, extra: Haystack[] = []): Promise<{ leaks: string[]; summary: string }> {
+  const dump = await dumpDatabase({ db: stage.db } as World);
+  const logs = spawned.map((server, i) => ({ where: `the log of server process ${i + 1}`, text: server.output() }));
+  const leaks = findSecrets(handedOut, [...dump.haystacks, ...logs, ...extra]);
+  const counts = Object.entries(handedOut).map(([k, v]) => `${k} ${(v as string[]).length}`).join(', ');
+  const bytes = [...logs, ...extra].reduce((n, h) => n + h.text.length, 0);
+  return { leaks, summary: `secrets ${counts}; ${dump.tables} tables (${dump.rows} rows), ${logs.length} server logs and ${extra.length} other outputs (${bytes} chars)` };
+}
+
+/** Every value Redis holds under `prefix` (strings, lists, hashes, sets, sorted sets, streams) as one haystack. */
+export async function dumpRedis(prefix: string, port = 6379): Promise<Haystack & { keys: number }> {
+  const { newRedis } = await import('./redis-client');
+  const client = newRedis({ host: '127.0.0.1', port });
+  const call = (...args: string[]) => (client as unknown as { call(...a: string[]): Promise<unknown> }).call(...args);
+  try {
+    const keys = await client.keys(`${prefix}*`);
+    const parts: string[] = [];
+    for (const key of keys) {
+      const type = String(await call('TYPE', key));
+      const value =
+        type === 'string' ? await call('GET', key)
+        : type === 'list' ? await call('LRANGE', key, '0', '-1')
+        : type === 'hash' ? await call('HGETALL', key)
+        : type === 'set' ? await call('SMEMBERS', key)
+        : type === 'zset' ? await call('ZRANGE', key, '0', '-1', 'WITHSCORES')
+        : type === 'stream' ? await call('XRANGE', key, '-', '+')
+        : null;
+      parts.push(`${key}\t${JSON.stringify(value)}`);
+    }
+    return { where: `Redis (keys ${prefix}*)`, text: parts.join('\n'), keys: keys.length };
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** True for the full figures (`BYOK_RELIABILITY_FULL=1`), false for the quick CI variant. */
@@ -48,6 +108,10 @@ export async function startStage(options: { serverCount: number; chunks?: number
   const gemini = await startGeminiStandIn({ keys: [], acceptKey: (key) => key.startsWith('AIzaSyREL-'), chunks: options.chunks ?? 8, chunkDelayMs: options.chunkDelayMs ?? 20 });
   const masterKeys = `1:${randomBytes(32).toString('base64')}`;
   const cookieSecret = randomBytes(32).toString('hex');
+  for (const list of Object.values(handedOut)) list.length = 0;
+  spawned.length = 0;
+  handOutMasterKeys(masterKeys);
+  handedOut.masterSecrets.push(cookieSecret);
   const postgres = (db.config as { postgres: string }).postgres;
   return {
     db,
@@ -93,6 +157,8 @@ export async function signIn(issuer: DevIssuer, base: string, login: string): Pr
   const location = start.headers.get('location');
   if (start.status !== 302 || !location) throw new Error(`login start answered ${start.status}: ${await start.text()}`);
   const callback = await driveLogin(location, { login });
+  const code = new URL(callback).searchParams.get('code');
+  if (code) handedOut.oauthCodes.push(code);
   const done = await fetch(callback, { redirect: 'manual', headers: { cookie: jar.header(callback) } });
   if (done.status !== 303) throw new Error(`callback answered ${done.status}: ${await done.text()}`);
   jar.store(callback, done.headers);
@@ -100,6 +166,7 @@ export async function signIn(issuer: DevIssuer, base: string, login: string): Pr
   const accessToken = set.byok_at ?? set['__Host-byok_at'];
   const refreshToken = set.byok_rt ?? set['__Host-byok_rt'];
   if (!accessToken || !refreshToken) throw new Error('the callback set no session cookies');
+  handedOut.refreshTokens.push(decodeURIComponent(refreshToken));
   const headers = { authorization: `Bearer ${accessToken}` };
   const me = await fetch(`${base}/me`, { headers });
   if (me.status !== 200) throw new Error(`/me answered ${me.status}`);
@@ -107,7 +174,11 @@ export async function signIn(issuer: DevIssuer, base: string, login: string): Pr
   return { login, userId: id, accessToken, refreshToken, cookie: jar.header(`${base}/me`), headers };
 }
 
-export const geminiKey = (login: string): string => `AIzaSyREL-${login}-${randomBytes(6).toString('hex')}`;
+export function geminiKey(login: string): string {
+  const key = `AIzaSyREL-${login}-${randomBytes(6).toString('hex')}`;
+  handedOut.providerKeys.push(key);
+  return key;
+}
 
 export async function api(base: string, user: User | Record<string, string>, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
   const headers: Record<string, string> = { ...('headers' in user ? (user.headers as Record<string, string>) : user), ...extraHeaders };
@@ -359,7 +430,7 @@ export async function spawnServer(config: ServerConfig): Promise<ServerProcess> 
   if (!match) throw new Error(`the server did not start: ${out.slice(-2_000)}`);
   const port = Number(match[1]);
   const root = `http://127.0.0.1:${port}`;
-  return {
+  const server: ServerProcess = {
     proc,
     base: `${root}/api`,
     port,
@@ -371,6 +442,8 @@ export async function spawnServer(config: ServerConfig): Promise<ServerProcess> 
       return exited;
     },
   };
+  spawned.push(server);
+  return server;
 }
 
 /** A TCP proxy in front of a server, to cut (every connection dropped, new ones refused) and restore. */
