@@ -4,7 +4,7 @@
 import { createByok, isByokError, localKms, type Byok, type ByokOptions } from '@byok/core';
 import { gemini } from '@byok/gemini';
 import { openaiCompatible } from '@byok/openai-compatible';
-import { createTestDatabase, startGeminiStandIn, startOpenAiStandIn, type LlmStandIn, type TestDatabase } from '@byok/testing';
+import { createTestDatabase, startGeminiStandIn, startOpenAiStandIn, startTcpProxy, type LlmStandIn, type TcpProxy, type TestDatabase, type TestDatabaseConfig } from '@byok/testing';
 import type { ChatEvent, UiMessageChunk } from '../src/chat/chat-events';
 
 export const MASTER = `1:${Buffer.alloc(32, 9).toString('base64')}`;
@@ -19,6 +19,8 @@ export interface ChatHarness {
   gemini: LlmStandIn;
   openai: LlmStandIn;
   db: TestDatabase | undefined;
+  /** With `{ proxy: true }`: the TCP proxy every database connection goes through, to cut and restore. */
+  proxy: TcpProxy | undefined;
   alice: string;
   bob: string;
   /** Another byok on the same database and stand-ins (a second instance). */
@@ -26,13 +28,22 @@ export interface ChatHarness {
   close(): Promise<void>;
 }
 
-export async function startChatHarness(kind: Backend, options: Partial<ByokOptions> = {}): Promise<ChatHarness> {
+export async function startChatHarness(kind: Backend, options: Partial<ByokOptions> = {}, setup: { proxy?: boolean } = {}): Promise<ChatHarness> {
   const geminiStandIn = await startGeminiStandIn({ keys: [GEMINI_KEY, GEMINI_KEY_B] });
   const openaiStandIn = await startOpenAiStandIn({ keys: [OPENAI_KEY] });
   const db = kind === 'memory' ? undefined : await createTestDatabase(kind);
+  let database: ByokOptions['database'] = db ? db.config : { memory: true };
+  let proxy: TcpProxy | undefined;
+  if (setup.proxy) {
+    if (kind !== 'postgres' && kind !== 'mysql') throw new Error('a proxy needs a database server');
+    const url = new URL((db!.config as Record<string, string>)[kind]!);
+    proxy = await startTcpProxy(Number(url.port || (kind === 'postgres' ? 5432 : 3306)), url.hostname);
+    url.port = String(proxy.port);
+    database = { [kind]: url.toString() } as TestDatabaseConfig;
+  }
   const make = (extra: Partial<ByokOptions> = {}): Promise<Byok> =>
     createByok({
-      database: db ? db.config : { memory: true },
+      database,
       kms: localKms({ keys: MASTER }),
       providers: [gemini({ baseUrl: geminiStandIn.url }), openaiCompatible({ id: 'openai', baseUrl: openaiStandIn.url })],
       rateLimits: { chat_send: { perUser: 1_000, perIp: 1_000 }, chatStream: { perUser: 100 } },
@@ -53,6 +64,7 @@ export async function startChatHarness(kind: Backend, options: Partial<ByokOptio
     gemini: geminiStandIn,
     openai: openaiStandIn,
     db,
+    proxy,
     alice,
     bob,
     async another(extra) {
@@ -66,6 +78,7 @@ export async function startChatHarness(kind: Backend, options: Partial<ByokOptio
       await byok.close();
       await geminiStandIn.close();
       await openaiStandIn.close();
+      await proxy?.close();
       await db?.drop();
     },
   };

@@ -72,7 +72,8 @@ export async function runFaults(): Promise<ScenarioResult> {
       postgres: pgUrl.toString(),
       anthropicUrl: claude.url,
       redis: { host: '127.0.0.1', port: redisProxy.port, keyPrefix },
-      leaseMs: 2_000,
+      // Longer than the database is away (about 2 s): a reply that ends meanwhile is stored when it returns.
+      leaseMs: 5_000,
       awsKms: { endpoint: kms.endpoint, region: kms.region, keyId: kms.alias },
       noDekCache: true,
     });
@@ -238,6 +239,19 @@ export async function runFaults(): Promise<ScenarioResult> {
     const flight = await inFlight;
     // (A reply whose server died has no live run left: its lease expires and recovery settles it.)
     figures.replyAcrossDatabaseRestart = streamOutcome(flight);
+    // Every reply that finished streaming while the database was away is stored whole once it
+    // is back (byok retries the final write for up to a lease): what each client saw is what is stored.
+    const across = await Promise.all(
+      (await Promise.all(flights)).map(async (f, i) => {
+        const reply = (await listMessages(base, c, flightSessions[i]!)).find((m) => m.id === f.turn?.assistantMessageId);
+        return { f, reply };
+      }),
+    );
+    figures.repliesAcrossDatabaseRestart = across.map(({ f, reply }) => `${f.end}/${reply?.status ?? 'missing'} ${reply?.text.length ?? 0} of ${f.text.length} chars`).join('; ');
+    for (const { f, reply } of across) {
+      check(f.end === 'finish' && reply?.status === 'complete', `a reply across the database restart ended ${streamOutcome(f)} and is stored ${reply?.status ?? 'nowhere'}`);
+      check(reply !== undefined && reply.text === f.text, `a reply across the database restart lost what the client saw: stored ${reply?.text.length ?? 0} chars, the client saw ${f.text.length}`);
+    }
     stage.gemini.configure({ chunks: 10, chunkDelayMs: 20 });
     // The interrupted reply settles (its lease runs out if its saves failed); the user message stays.
     const settled = await until(async () => {

@@ -3,14 +3,15 @@
 // message stream, scenario servers in child processes, a TCP proxy to cut, percentiles.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { CookieJar, createTestDatabase, driveLogin, startDevIssuer, startGeminiStandIn, type DevIssuer, type LlmStandIn, type TestDatabase } from '@byok/testing';
+import { CookieJar, createTestDatabase, startTcpProxy, type TcpProxy, driveLogin, startDevIssuer, startGeminiStandIn, type DevIssuer, type LlmStandIn, type TestDatabase } from '@byok/testing';
 import { dumpDatabase, findSecrets, type Haystack } from '../secret-scan';
 import type { Secrets, World } from '../world';
 import type { ServerConfig } from './server-app';
 
 export { APP_ORIGIN } from './server-app';
+export { startTcpProxy, type TcpProxy };
 
 /** The result every scenario returns (run.ts writes it into docs/reliability.md). */
 export interface ScenarioResult {
@@ -444,61 +445,6 @@ export async function spawnServer(config: ServerConfig): Promise<ServerProcess> 
   };
   spawned.push(server);
   return server;
-}
-
-/** A TCP proxy in front of a server, to cut (every connection dropped, new ones refused) and restore. */
-export interface TcpProxy {
-  port: number;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  let server: Server | null = null;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      const s = createServer((client) => {
-        const upstream = connect({ host: targetHost, port: targetPort });
-        sockets.add(client);
-        sockets.add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream);
-        upstream.pipe(client);
-      });
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => {
-        port = (s.address() as { port: number }).port;
-        server = s;
-        resolve();
-      });
-    });
-  await listen();
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-      if (!server) return resolve();
-      server.close(() => resolve());
-      server = null;
-    });
-  return {
-    get port() {
-      return port;
-    },
-    cut: stop,
-    restore: listen,
-    close: stop,
-  };
 }
 
 /** Step log to stderr with BYOK_RELIABILITY_VERBOSE=1 (what a scenario is doing, and since when). */

@@ -97,6 +97,8 @@ export class ChatRun {
   #partialQueued = false;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #renewTimer: ReturnType<typeof setInterval> | undefined;
+  /** Until when the final write is retried while the database is away (see #settle). */
+  #settleUntil = 0;
   #unlistenStop: () => void = () => undefined;
   #resolveDone: () => void = () => undefined;
   /** Settles when the reply is stored (or the run gave it up) and its last chunk published. */
@@ -138,7 +140,12 @@ export class ChatRun {
 
   /** Ends the live reply early; it is stored `incomplete` with what it has (`done` settles then). */
   stop(reason: RunStopReason): void {
-    if (this.#ended || this.#stopReason !== null) return;
+    if (this.#ended) {
+      // Storing the end already: give up waiting for a database that is away (close()).
+      if (reason === 'aborted') this.#settleUntil = 0;
+      return;
+    }
+    if (this.#stopReason !== null) return;
     this.#stopReason = reason;
     this.#abort.abort();
   }
@@ -297,7 +304,7 @@ export class ChatRun {
 
   async #finish(input: { counts: ChatUsageCounts; usage: ReplyUsage; failure: { code: string; message: string; retryAfterMs?: number } | null }): Promise<void> {
     const { store, clock, hub, logger, streamSlot } = this.#deps;
-    const { userId, sessionId, reply } = this.#turn;
+    const { userId, reply } = this.#turn;
     this.#ended = true;
     clearTimeout(this.#saveTimer);
     clearInterval(this.#renewTimer);
@@ -315,25 +322,21 @@ export class ChatRun {
     }
     closing.push(...this.#writer.endStep());
     let end: UiMessageChunk[];
+    const text = partsText(parts);
     try {
       await this.#writes;
       if (this.#lost) throw new LostRow();
-      const now = clock.now();
-      await store.transaction(async (tx) => {
-        // The session row first, as every chat transaction locks it first: no deadlock.
-        if (!(await tx.chatSessions.addUsage(userId, sessionId, input.counts, now))) throw new LostRow();
-        const stored = await tx.chatMessages.updateRun(userId, reply.id, this.runId, {
-          text: partsText(parts),
-          parts: JSON.stringify(parts),
-          status,
-          errorCode,
-          leaseExpiresAt: null,
-          usage: JSON.stringify(input.usage),
-          usageCounts: input.counts,
-          tokenEstimate: estimateTokens(parts),
-          updatedAt: now,
-        });
-        if (!stored) throw new LostRow();
+      await this.#settle(async (retry) => {
+        const now = clock.now();
+        try {
+          await this.#storeEnd(parts, text, status, errorCode, input, now);
+        } catch (error) {
+          // A retry after a commit whose answer was lost finds the row already ended: ours if it
+          // holds exactly this reply (recovery would have ended it lease_expired).
+          if (!(error instanceof LostRow) || !retry) throw error;
+          const row = await store.chatMessages.get(userId, reply.id);
+          if (!row || row.runId !== this.runId || row.status !== status || row.errorCode !== errorCode || row.text !== text) throw error;
+        }
       });
       end = endChunks({
         status,
@@ -356,6 +359,49 @@ export class ChatRun {
     this.#report(status, input);
     await hub.end(this.runId).catch((err: unknown) => logger.error({ err, runId: this.runId }, 'byok chat: run hub end failed'));
     await streamSlot.release().catch((err: unknown) => logger.warn({ err }, 'byok chat: could not release a stream slot'));
+  }
+
+  /** The final write: the reply row ended and the session's usage totals, in one transaction. */
+  async #storeEnd(parts: MessagePart[], text: string, status: ChatUsageReport['status'], errorCode: string | null, input: { counts: ChatUsageCounts; usage: ReplyUsage }, now: number): Promise<void> {
+    const { store } = this.#deps;
+    const { userId, sessionId, reply } = this.#turn;
+    await store.transaction(async (tx) => {
+      // The session row first, as every chat transaction locks it first: no deadlock.
+      if (!(await tx.chatSessions.addUsage(userId, sessionId, input.counts, now))) throw new LostRow();
+      const stored = await tx.chatMessages.updateRun(userId, reply.id, this.runId, {
+        text,
+        parts: JSON.stringify(parts),
+        status,
+        errorCode,
+        leaseExpiresAt: null,
+        usage: JSON.stringify(input.usage),
+        usageCounts: input.counts,
+        tokenEstimate: estimateTokens(parts),
+        updatedAt: now,
+      });
+      if (!stored) throw new LostRow();
+    });
+  }
+
+  /**
+   * Runs the final write; while the database is away (a restart, a failover, a network cut)
+   * it tries again, backing off, for up to a lease, so a reply that finished streaming then
+   * is stored whole once the database answers. Every write is conditional on this run still
+   * holding the row, so a retry cannot overwrite what recovery stored meanwhile. A stop
+   * while it waits (the service closing) lets the attempt in progress be the last.
+   */
+  async #settle(write: (retry: boolean) => Promise<void>): Promise<void> {
+    const { logger, leaseMs } = this.#deps;
+    this.#settleUntil = Date.now() + leaseMs;
+    for (let attempt = 0, delay = 100; ; attempt++, delay = Math.min(delay * 2, 1_000)) {
+      try {
+        return await write(attempt > 0);
+      } catch (error) {
+        if (toByokError(error).code !== 'database_unavailable' || Date.now() + delay > this.#settleUntil) throw error;
+        if (attempt === 0) logger.warn({ err: error, runId: this.runId }, 'byok chat: the database is away; retrying to store a finished reply');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   /** Tells the metrics (and the host's hook) what the reply used. */

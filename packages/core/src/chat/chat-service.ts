@@ -54,7 +54,8 @@ export interface ChatOptions {
   /**
    * How long a streaming reply is held by its instance without a renewal; after that,
    * recovery may mark it `incomplete`. Renewed with every partial save and at least every
-   * third of it. Default 30 s.
+   * third of it. It also bounds how long a reply that finished while the database was away
+   * keeps retrying its final write (the reader waits for the end meanwhile). Default 30 s.
    */
   leaseMs?: number;
   /** Most provider calls one reply may take when tools run (each step's calls are run, then the model is asked again). Default 5. */

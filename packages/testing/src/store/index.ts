@@ -1,5 +1,5 @@
 // @byok/testing/store — for store authors: the store conformance suite, the audit
-// tamper cases it runs, tamper helpers and throw-away test databases. Imports neither
+// tamper cases it runs, tamper helpers, throw-away test databases and a TCP proxy to cut them off. Imports neither
 // gRPC, Cloud KMS nor oidc-provider, so a store author installs none of them.
 export { storeConformance } from '../store-conformance';
 export type { StoreConformanceOptions, StoreConformanceTarget } from '../store-conformance';
@@ -20,3 +20,5 @@ export {
   TEST_DATABASES_VARIABLE,
 } from '../test-databases';
 export type { TestDatabase, TestDatabaseKind, TestDatabaseConfig } from '../test-databases';
+export { startTcpProxy } from '../tcp-proxy';
+export type { TcpProxy } from '../tcp-proxy';
