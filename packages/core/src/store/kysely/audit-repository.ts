@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ByokError } from '../../errors';
 import type {
   AuditAppendInput,
   AuditHead,
@@ -130,7 +131,10 @@ export class KyselyAuditRepository implements AuditRepository {
       // transaction's old snapshot and miss a salt another transaction just committed
       // (the one our INSERT IGNORE collided with).
       const select = db.selectFrom(tables.auditSalts).select('salt').where('user_id', '=', owner);
-      const row = await (sqlDialect === 'mysql' ? select.forUpdate() : select).executeTakeFirstOrThrow();
+      const row = await (sqlDialect === 'mysql' ? select.forUpdate() : select).executeTakeFirst();
+      // Gone between the insert and this read: only deleting the user erases a salt, so the
+      // owner was deleted meanwhile (an export racing `DELETE /me`, found by the fuzz on MariaDB).
+      if (!row) throw new ByokError('not_found', 'User not found');
       return row.salt as string;
     });
   }
