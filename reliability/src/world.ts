@@ -22,6 +22,7 @@ import { ByokModule } from '@byok/nest';
 import { createByokContext, createByokRouter } from '@byok/trpc';
 import { gemini } from '@byok/gemini';
 import type { RunDatabase } from './run-mode';
+import { capturingLogger } from './capturing-logger';
 import { createTestDatabase, startDevIssuer, startGeminiStandIn, driveLogin, CookieJar, type DevIssuer, type LlmStandIn, type TestDatabase } from '@byok/testing';
 
 export type AdapterName = 'express' | 'nest' | 'trpc' | 'fetch';
@@ -113,12 +114,11 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     users: options.logins.map((login) => ({ sub: login, email: `${login}@reliability.test`, email_verified: true, name: `User ${login}` })),
     clients: [{ client_id: 'byok-rel', client_secret: 'byok-rel-secret', redirect_uris: [`${expressOrigin}/api/auth/callback/dev`] }],
   });
-  const sink = (obj: object, msg?: string) => void logs.push(JSON.stringify({ obj, msg }, (_k, v) => (v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v)));
   const byok = await createByok({
     database: db.config,
     kms: localKms({ keys: `1:${master}` }),
     providers: [gemini({ baseUrl: standIn.url })],
-    logger: { info: sink, warn: sink, error: sink },
+    logger: capturingLogger(logs),
     rateLimits: { login_start: false, login_callback: false, refresh: false, key_test: false, key_set: false, chat_send: false, chatStream: false },
     auth: {
       issuers: [oidc({ id: 'dev', issuer: issuer.issuer, clientId: 'byok-rel', clientSecret: 'byok-rel-secret', development: true })],

@@ -25,6 +25,7 @@ import {
   type ScenarioResult,
 } from './support';
 import { startScenarioServer, type ScenarioServer } from './server-app';
+import { capturingLogger } from '../capturing-logger';
 
 export async function runInstances(): Promise<ScenarioResult> {
   const full = isFull();
@@ -40,8 +41,7 @@ export async function runInstances(): Promise<ScenarioResult> {
   const limits = { login_start: { perIp: 5 }, login_callback: false as const, refresh: false as const, key_test: false as const, key_set: false as const, chat_send: { perUser: 6 }, chatStream: false as const };
   // byok's log lines of both instances, for the leak scan.
   const logLines: string[] = [];
-  const line = (obj: object, msg?: string) => void logLines.push(JSON.stringify({ obj, msg }, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v)));
-  const logger = { info: line, warn: line, error: line };
+  const logger = capturingLogger(logLines);
   let a: ScenarioServer | null = null;
   let b: ScenarioServer | null = null;
   try {
